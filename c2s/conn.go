@@ -1,0 +1,729 @@
+package c2s
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/herald-im/herald/jid"
+	"github.com/herald-im/herald/router"
+	"github.com/herald-im/herald/stream"
+)
+
+// Namespaces of stream negotiation (RFC 6120 §5–§7) and the legacy session
+// establishment that old clients still look for (RFC 3921 §3, kept
+// optional as draft-cridland-xmpp-session describes).
+const (
+	nsTLS     = "urn:ietf:params:xml:ns:xmpp-tls"
+	nsSASL    = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
+	nsSASLCB  = "urn:xmpp:sasl-cb:0"
+	nsPing    = "urn:xmpp:ping"
+)
+
+// closeGrace is how long a closing stream waits for the peer to read our
+// last bytes and answer with its own closing tag (RFC 6120 §4.4).
+const closeGrace = 5 * time.Second
+
+// maxBindAttempts bounds failed resource-binding attempts (RFC 6120 §7.7.3).
+const maxBindAttempts = 5
+
+// countingReader counts the bytes read, so that the idle timer can tell
+// whether the client has been silent, without touching the hot path with
+// timers or deadlines.
+type countingReader struct {
+	r io.Reader
+	n atomic.Uint64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(uint64(n))
+	return n, err
+}
+
+// conn is one client connection and, once bound, its session.
+type conn struct {
+	srv       *Server
+	raw       net.Conn
+	tls       *tls.Conn // nil until TLS is up
+	directTLS bool
+	in        countingReader
+	dec       *stream.Decoder
+
+	domain jid.JID // the local domain the stream was opened to
+	user   jid.JID // the authenticated bare JID
+	jid    jid.JID // the bound full JID
+
+	// Output. After binding, every write goes through out and a writer
+	// goroutine that runs only while out is non-empty.
+	mu       sync.Mutex
+	out      []byte
+	spare    []byte
+	writing  bool
+	closing  bool
+	bound    bool
+	closeWhy string
+
+	// stopped mirrors closing for the read loop, without the lock.
+	stopped atomic.Bool
+
+	// Idle detection: seenBytes is owned by the idle timer's callback;
+	// pingID is shared with the read loop.
+	idle      *time.Timer
+	seenBytes uint64
+	pingID    atomic.Pointer[string]
+}
+
+func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
+	c := &conn{srv: srv, raw: nc, directTLS: directTLS}
+	c.in.r = nc
+	return c
+}
+
+func (c *conn) netConn() net.Conn {
+	if c.tls != nil {
+		return c.tls
+	}
+	return c.raw
+}
+
+// JID implements router.Session.
+func (c *conn) JID() jid.JID { return c.jid }
+
+var _ router.Session = (*conn)(nil)
+
+var errSessionClosed = errors.New("c2s: session closed")
+
+// Send implements router.Session: it serialises el into the outbound queue.
+func (c *conn) Send(el *etree.Element) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return errSessionClosed
+	}
+	before := len(c.out)
+	c.out = stream.AppendElement(c.out, el)
+	if len(c.out) > c.srv.cfg.OutboundQueueBytes {
+		c.out = c.out[:before]
+		c.mu.Unlock()
+		c.Close(stream.Errorf(stream.PolicyViolation,
+			"more than %d bytes of output are waiting: the client is not reading its stream", c.srv.cfg.OutboundQueueBytes))
+		return errSessionClosed
+	}
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	c.srv.metrics.countSent(el.Tag)
+	if start {
+		go c.writeLoop()
+	}
+	return nil
+}
+
+// Close implements router.Session: it queues the stream error and the
+// closing tag, and ends the connection once they are written (or after
+// closeGrace if the client does not read them).
+func (c *conn) Close(serr *stream.Error) {
+	c.closeWith(serr.Bytes(), string(serr.Condition))
+}
+
+// closeWith queues errBytes (a rendered stream error, or nil when the
+// client closed the stream itself) and the closing tag.
+func (c *conn) closeWith(errBytes []byte, why string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.stopped.Store(true)
+	if c.closeWhy == "" {
+		c.closeWhy = why
+	}
+	if !c.bound {
+		// Still negotiating: the reading goroutine owns the connection.
+		// Cutting it makes that goroutine finish.
+		c.mu.Unlock()
+		c.srv.cfg.Logger.Debug("c2s: closing negotiating connection", "reason", why)
+		c.raw.SetDeadline(time.Now())
+		return
+	}
+	c.out = append(c.out, errBytes...)
+	c.out = append(c.out, stream.CloseTag...)
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	nc := c.netConn()
+	nc.SetWriteDeadline(time.Now().Add(closeGrace))
+	nc.SetReadDeadline(time.Now().Add(closeGrace))
+	if start {
+		go c.writeLoop()
+	}
+}
+
+func (c *conn) startWriterLocked() bool {
+	if c.writing || len(c.out) == 0 {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// writeLoop writes the queue until it is empty, swapping buffers so that
+// Send never waits for the network.
+func (c *conn) writeLoop() {
+	nc := c.netConn()
+	for {
+		c.mu.Lock()
+		if len(c.out) == 0 {
+			c.writing = false
+			closing := c.closing
+			// Keep at most a small buffer while idle.
+			if cap(c.out) > 2048 {
+				c.out = nil
+			}
+			c.spare = nil
+			c.mu.Unlock()
+			if closing {
+				c.finishClose(nc)
+			}
+			return
+		}
+		buf := c.out
+		c.out = c.spare[:0]
+		c.spare = nil
+		c.mu.Unlock()
+		_, err := nc.Write(buf)
+		c.mu.Lock()
+		if cap(buf) <= 64<<10 {
+			c.spare = buf[:0]
+		}
+		if err != nil {
+			c.writing = false
+			c.closing = true
+			if c.closeWhy == "" {
+				c.closeWhy = "io-error"
+			}
+			c.out = nil
+			c.mu.Unlock()
+			nc.Close()
+			return
+		}
+		c.mu.Unlock()
+	}
+}
+
+// finishClose ends a stream whose closing tag has been written: TLS gets a
+// close_notify and the read side is left to see the client's own closing
+// tag within the grace period set by Close.
+func (c *conn) finishClose(nc net.Conn) {
+	if c.tls != nil {
+		_ = c.tls.CloseWrite()
+	}
+}
+
+// writeNow writes b directly; only the reading goroutine calls it, and only
+// before the session is bound (no writer goroutine exists yet).
+func (c *conn) writeNow(b []byte) error {
+	_, err := c.netConn().Write(b)
+	return err
+}
+
+// serve runs the connection from accept to close.
+func (c *conn) serve(ctx context.Context) {
+	m := c.srv.metrics
+	m.open.Inc()
+	log := c.srv.cfg.Logger.With("remote", c.raw.RemoteAddr().String())
+	reason := "client-closed"
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("c2s: panic in session", "panic", p, "stack", string(debug.Stack()))
+			reason = string(stream.InternalServerError)
+			c.fail(stream.Errorf(stream.InternalServerError, "the server hit an internal error"))
+		}
+		if c.idle != nil {
+			c.idle.Stop()
+		}
+		if c.bound {
+			c.srv.cfg.Router.Unbind(ctx, c)
+		}
+		c.mu.Lock()
+		if c.closeWhy != "" {
+			reason = c.closeWhy
+		}
+		c.closing = true
+		c.mu.Unlock()
+		c.netConn().Close()
+		m.open.Dec()
+		m.closed.WithLabelValues(reason).Inc()
+		log.Debug("c2s: connection closed", "jid", c.jid.String(), "reason", reason)
+	}()
+	stop := context.AfterFunc(ctx, func() {
+		c.Close(stream.Errorf(stream.SystemShutdown, "the server is shutting down"))
+	})
+	defer stop()
+
+	c.raw.SetDeadline(time.Now().Add(c.srv.cfg.AuthTimeout))
+	c.dec = stream.NewDecoder(&c.in, c.srv.cfg.Limits)
+	if err := c.negotiate(ctx); err != nil {
+		c.recordFailure(err)
+		c.fail(err)
+		if se, ok := stream.AsError(err); ok {
+			log.Info("c2s: negotiation failed", "error", se.Error())
+		} else if !isClosed(err) {
+			log.Debug("c2s: negotiation ended", "err", err)
+		}
+		return
+	}
+	c.netConn().SetDeadline(time.Time{})
+	log.Info("c2s: session bound", "jid", c.jid.String())
+	c.startIdleTimer()
+	err := c.readStanzas(ctx)
+	c.recordFailure(err)
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if closing {
+		return // Close already sent the error and closing tag
+	}
+	if errors.Is(err, io.EOF) {
+		// The client closed the stream: answer with our closing tag
+		// (RFC 6120 §4.4).
+		c.closeWith(nil, "client-closed")
+		_, _ = io.Copy(io.Discard, c.netConn())
+		return
+	}
+	if se, ok := stream.AsError(err); ok {
+		log.Info("c2s: stream error", "jid", c.jid.String(), "error", se.Error())
+		c.closeBound(se)
+		return
+	}
+}
+
+// recordFailure remembers why the connection ends, for logs and metrics.
+func (c *conn) recordFailure(err error) {
+	if err == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeWhy != "" {
+		return
+	}
+	switch se, ok := stream.AsError(err); {
+	case ok:
+		c.closeWhy = string(se.Condition)
+	case errors.Is(err, io.EOF):
+		c.closeWhy = "client-closed"
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.closeWhy = string(stream.ConnectionTimeout)
+		} else {
+			c.closeWhy = "io-error"
+		}
+	}
+}
+
+// closeBound sends a stream error on a bound session and waits (bounded by
+// closeGrace) for the write to finish.
+func (c *conn) closeBound(se *stream.Error) {
+	c.Close(se)
+	nc := c.netConn()
+	// Drain until the client closes or the grace deadline set by Close
+	// passes, so that the error is not lost to a TCP reset.
+	_, _ = io.Copy(io.Discard, nc)
+}
+
+// fail reports a negotiation failure to the client, if it is a stream error,
+// and gives up. Before binding, this goroutine is the only writer.
+func (c *conn) fail(err error) {
+	se, ok := stream.AsError(err)
+	if !ok {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			se = stream.Errorf(stream.ConnectionTimeout, "stream negotiation did not finish within %s", c.srv.cfg.AuthTimeout)
+		} else {
+			return
+		}
+	}
+	if c.bound {
+		c.closeBound(se)
+		return
+	}
+	nc := c.netConn()
+	nc.SetWriteDeadline(time.Now().Add(closeGrace))
+	var b []byte
+	b = append(b, se.Bytes()...)
+	b = append(b, stream.CloseTag...)
+	_ = c.writeNow(b)
+	if c.tls != nil {
+		_ = c.tls.CloseWrite()
+	}
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// openStream reads the client's stream header, answers with ours and the
+// features, and reports a header problem as a stream error after our header
+// has been sent (RFC 6120 §4.9.1.2).
+func (c *conn) openStream(features *etree.Element) error {
+	h, herr := c.dec.ReadHeader()
+	reply := stream.Header{
+		ContentNS: stream.NSClient,
+		ID:        newStreamID(),
+		Version:   "1.0",
+		Lang:      "en",
+	}
+	if !c.domain.IsZero() {
+		reply.From = c.domain.String()
+	} else if d, ok := c.lookupDomain(h.To); ok {
+		reply.From = d.String()
+	}
+	if herr != nil {
+		if _, ok := stream.AsError(herr); !ok {
+			return herr // the connection failed; nobody to tell
+		}
+		_ = c.writeNow(reply.Bytes())
+		return herr
+	}
+	if h.From != "" {
+		if from, err := jid.Parse(h.From); err == nil {
+			reply.To = from.String()
+		}
+	}
+	if err := c.checkHeader(h); err != nil {
+		_ = c.writeNow(reply.Bytes())
+		return err
+	}
+	var b []byte
+	b = append(b, reply.Bytes()...)
+	b = stream.AppendElement(b, features)
+	return c.writeNow(b)
+}
+
+func (c *conn) lookupDomain(to string) (jid.JID, bool) {
+	if to == "" {
+		return jid.JID{}, false
+	}
+	j, err := jid.Parse(to)
+	if err != nil || !j.IsBare() || j.Local() != "" {
+		return jid.JID{}, false
+	}
+	d, ok := c.srv.domains[j.Domain()]
+	return d, ok
+}
+
+// checkHeader validates a client's stream header (RFC 6120 §4.7, §4.8).
+func (c *conn) checkHeader(h stream.Header) error {
+	if h.ContentNS != stream.NSClient {
+		return stream.Errorf(stream.InvalidNamespace, "client streams use the jabber:client namespace, not %q", h.ContentNS)
+	}
+	if h.Version == "" {
+		return stream.Errorf(stream.UnsupportedVersion, "Herald supports XMPP 1.0 streams; the header has no version attribute")
+	}
+	major, _, _ := strings.Cut(h.Version, ".")
+	if n, err := strconv.Atoi(major); err != nil || n != 1 {
+		return stream.Errorf(stream.UnsupportedVersion, "Herald supports XMPP version 1.0, not %q", h.Version)
+	}
+	d, ok := c.lookupDomain(h.To)
+	if !ok {
+		if h.To == "" {
+			return stream.Errorf(stream.HostUnknown, "the stream header must name the domain to connect to in its 'to' attribute")
+		}
+		return stream.Errorf(stream.HostUnknown, "this server does not serve %q", h.To)
+	}
+	if !c.domain.IsZero() && d != c.domain {
+		return stream.Errorf(stream.HostUnknown, "a restarted stream must be for %s, not %q", c.domain, h.To)
+	}
+	c.domain = d
+	return nil
+}
+
+func newStreamID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// negotiate runs stream negotiation as straight-line code: TLS, SASL, then
+// resource binding (RFC 6120 §4.3).
+func (c *conn) negotiate(ctx context.Context) error {
+	if c.directTLS {
+		if err := c.handshakeTLS(ctx); err != nil {
+			return err
+		}
+	} else {
+		if err := c.negotiateSTARTTLS(ctx); err != nil {
+			return err
+		}
+	}
+	if err := c.negotiateSASL(ctx); err != nil {
+		return err
+	}
+	return c.negotiateBind(ctx)
+}
+
+func newFeatures() *etree.Element {
+	f := etree.NewElement("stream:features")
+	return f
+}
+
+// negotiateSTARTTLS offers only STARTTLS, marked required (RFC 6120 §5.3.1,
+// §5.4.1), and upgrades the connection when the client asks for it.
+func (c *conn) negotiateSTARTTLS(ctx context.Context) error {
+	features := newFeatures()
+	st := features.CreateElement("starttls")
+	st.CreateAttr("xmlns", nsTLS)
+	st.CreateElement("required")
+	if err := c.openStream(features); err != nil {
+		return err
+	}
+	failures := 0
+	for {
+		el, err := c.dec.Next()
+		if err != nil {
+			return err
+		}
+		ns := el.NamespaceURI()
+		switch {
+		case ns == nsTLS && el.Tag == "starttls":
+			if c.dec.Buffered() > 0 {
+				// Anything sent after <starttls/> before the handshake
+				// could be injected by an attacker in the path.
+				return stream.Errorf(stream.PolicyViolation, "data was sent after <starttls/> before the TLS handshake")
+			}
+			if err := c.writeNow([]byte("<proceed xmlns='" + nsTLS + "'/>")); err != nil {
+				return err
+			}
+			return c.handshakeTLS(ctx)
+		case ns == nsSASL && el.Tag == "auth":
+			// RFC 6120 §6.5.4: no mechanism is usable before TLS.
+			failures++
+			c.srv.metrics.auth.WithLabelValues(el.SelectAttrValue("mechanism", ""), "encryption-required").Inc()
+			if failures > c.srv.cfg.SASLRetries {
+				return stream.Errorf(stream.PolicyViolation, "too many authentication attempts")
+			}
+			if err := c.writeNow(saslFailure("encryption-required", "negotiate TLS with STARTTLS before authenticating")); err != nil {
+				return err
+			}
+		case ns == "" && isStanza(el.Tag):
+			return stream.Errorf(stream.NotAuthorized, "stanzas may only be sent after TLS, authentication and resource binding")
+		default:
+			return stream.Errorf(stream.UnsupportedStanzaType, "unexpected <%s xmlns='%s'/> while TLS is required", el.Tag, ns)
+		}
+	}
+}
+
+func isStanza(tag string) bool {
+	return tag == "message" || tag == "presence" || tag == "iq"
+}
+
+// handshakeTLS runs the TLS handshake and restarts the stream over it. A
+// failed handshake ends the TCP connection without a stream error (RFC 6120
+// §5.4.3.2).
+func (c *conn) handshakeTLS(ctx context.Context) error {
+	tc := tls.Server(c.raw, c.srv.cfg.TLS)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("c2s: TLS handshake: %w", err)
+	}
+	c.tls = tc
+	c.in.r = tc
+	c.dec.Reset(&c.in)
+	return nil
+}
+
+// negotiateBind offers resource binding (RFC 6120 §7) and the optional
+// legacy session feature, and binds the resource the client asks for or one
+// the server generates.
+func (c *conn) negotiateBind(ctx context.Context) error {
+	features := newFeatures()
+	features.CreateElement("bind").CreateAttr("xmlns", nsBind)
+	sess := features.CreateElement("session")
+	sess.CreateAttr("xmlns", nsSession)
+	sess.CreateElement("optional")
+	if err := c.openStream(features); err != nil {
+		return err
+	}
+	attempts := 0
+	for {
+		el, err := c.dec.Next()
+		if err != nil {
+			return err
+		}
+		if el.NamespaceURI() != "" || !isStanza(el.Tag) {
+			return stream.Errorf(stream.UnsupportedStanzaType, "unexpected <%s xmlns='%s'/> while binding a resource", el.Tag, el.NamespaceURI())
+		}
+		bind := el.SelectElement("bind")
+		if el.Tag != "iq" || el.SelectAttrValue("type", "") != "set" || bind == nil || bind.NamespaceURI() != nsBind {
+			return stream.Errorf(stream.NotAuthorized, "bind a resource (RFC 6120 §7) before sending other stanzas")
+		}
+		full, serr := c.chooseResource(bind)
+		if serr != nil {
+			attempts++
+			if attempts >= maxBindAttempts {
+				return stream.Errorf(stream.PolicyViolation, "too many failed resource binding attempts")
+			}
+			if err := c.writeNow(stream.AppendElement(nil, serr.Reply(el))); err != nil {
+				return err
+			}
+			continue
+		}
+		c.jid = full
+		result := etree.NewElement("iq")
+		result.CreateAttr("type", "result")
+		result.CreateAttr("id", el.SelectAttrValue("id", ""))
+		b := result.CreateElement("bind")
+		b.CreateAttr("xmlns", nsBind)
+		b.CreateElement("jid").SetText(full.String())
+		// Bound: from here on all output goes through the queue.
+		c.mu.Lock()
+		c.bound = true
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			return stream.Errorf(stream.SystemShutdown, "the server is shutting down")
+		}
+		c.srv.cfg.Router.Bind(c)
+		return c.Send(result)
+	}
+}
+
+// chooseResource validates the requested resource (RFC 6120 §7.7) or
+// generates one (§7.6).
+func (c *conn) chooseResource(bind *etree.Element) (jid.JID, *stream.StanzaError) {
+	res := ""
+	if r := bind.SelectElement("resource"); r != nil {
+		res = strings.TrimSpace(r.Text())
+	}
+	if res == "" {
+		res = router.GenerateResource()
+	}
+	full, err := c.user.WithResource(res)
+	if err != nil {
+		return jid.JID{}, stream.NewStanzaError(stream.BadRequest, "the resource %q is not allowed: %v", res, err)
+	}
+	return full, nil
+}
+
+// readStanzas is the main loop of a bound session.
+func (c *conn) readStanzas(ctx context.Context) error {
+	m := c.srv.metrics
+	full := c.jid.String()
+	bare := c.jid.Bare().String()
+	for {
+		el, err := c.dec.Next()
+		if err != nil {
+			return err
+		}
+		if c.stopped.Load() {
+			continue // closing: read only to see the client's closing tag
+		}
+		if el.NamespaceURI() != "" || !isStanza(el.Tag) {
+			return stream.Errorf(stream.UnsupportedStanzaType, "<%s xmlns='%s'/> is not a stanza this server accepts", el.Tag, el.NamespaceURI())
+		}
+		m.countReceived(el.Tag)
+		// RFC 6120 §8.1.2.1: stamp 'from'; a client may only claim its
+		// own addresses (§4.9.3.9).
+		if from := el.SelectAttrValue("from", ""); from != "" && from != full && from != bare {
+			if j, err := jid.Parse(from); err != nil || (j != c.jid && j != c.jid.Bare()) {
+				return stream.Errorf(stream.InvalidFrom, "the 'from' address %q is not this session's JID %s", from, full)
+			}
+		}
+		stampFrom(el, c.jid, full, bare)
+		if el.Tag == "iq" && c.consumeOwnIQ(el) {
+			continue
+		}
+		c.srv.cfg.Router.Route(ctx, c, el)
+	}
+}
+
+// stampFrom sets 'from' to the full JID, or the bare JID for subscription
+// management presence (RFC 6121 §3.1.2, §3.2.2, §3.3.2, §3.4.2).
+func stampFrom(el *etree.Element, j jid.JID, full, bare string) {
+	v := full
+	if el.Tag == "presence" {
+		switch el.SelectAttrValue("type", "") {
+		case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+			v = bare
+		}
+	}
+	el.CreateAttr("from", v)
+}
+
+// consumeOwnIQ handles iqs that concern this stream rather than routing:
+// the legacy session request and the answer to the server's idle ping.
+func (c *conn) consumeOwnIQ(el *etree.Element) bool {
+	typ := el.SelectAttrValue("type", "")
+	to := el.SelectAttrValue("to", "")
+	if to != "" && to != c.domain.String() {
+		return false
+	}
+	switch typ {
+	case "result", "error":
+		id := c.pingID.Load()
+		return id != nil && el.SelectAttrValue("id", "") == *id
+	case "set":
+		s := el.SelectElement("session")
+		if s == nil || s.NamespaceURI() != nsSession || len(el.ChildElements()) != 1 {
+			return false
+		}
+		result := etree.NewElement("iq")
+		result.CreateAttr("type", "result")
+		result.CreateAttr("id", el.SelectAttrValue("id", ""))
+		result.CreateAttr("from", c.domain.String())
+		result.CreateAttr("to", c.jid.String())
+		_ = c.Send(result)
+		return true
+	}
+	return false
+}
+
+// startIdleTimer arms the idle check (RFC 6120 §4.6.3, XEP-0199 §4.1).
+func (c *conn) startIdleTimer() {
+	c.seenBytes = c.in.n.Load()
+	c.idle = time.AfterFunc(c.srv.cfg.IdleTimeout, c.checkIdle)
+}
+
+// checkIdle runs on the idle timer: if the client has sent nothing since the
+// last check, it is pinged; if it stays silent after the ping, the stream is
+// closed with connection-timeout.
+func (c *conn) checkIdle() {
+	n := c.in.n.Load()
+	if n != c.seenBytes {
+		c.seenBytes = n
+		c.pingID.Store(nil)
+		c.idle.Reset(c.srv.cfg.IdleTimeout)
+		return
+	}
+	if c.pingID.Load() != nil {
+		c.Close(stream.Errorf(stream.ConnectionTimeout, "no answer to a ping after %s of silence", c.srv.cfg.IdleTimeout+c.srv.cfg.PingTimeout))
+		return
+	}
+	id := "ping-" + newStreamID()
+	c.pingID.Store(&id)
+	ping := etree.NewElement("iq")
+	ping.CreateAttr("from", c.domain.String())
+	ping.CreateAttr("to", c.jid.String())
+	ping.CreateAttr("type", "get")
+	ping.CreateAttr("id", id)
+	ping.CreateElement("ping").CreateAttr("xmlns", nsPing)
+	if c.Send(ping) == nil {
+		c.idle.Reset(c.srv.cfg.PingTimeout)
+	}
+}

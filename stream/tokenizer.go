@@ -1,0 +1,550 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// errMore is returned by the scanning functions when the buffered input
+// ends before the construct being scanned does. It never leaves the
+// package: the Decoder reads more input and retries.
+var errMore = errors.New("stream: need more input")
+
+// Byte classes used by the scanning loops (one table look-up per byte).
+const (
+	cNameStart = 1 << iota // ASCII NameStartChar other than ':' (XML §2.3)
+	cName                  // ASCII NameChar other than ':'
+	cSpace                 // XML S production: space, tab, LF, CR
+	cText                  // needs a closer look in character data
+	cAttr                  // needs a closer look in an attribute value
+	cCDATA                 // needs a closer look inside a CDATA section
+)
+
+// charClass maps every byte to its classes. Bytes >= 0x80 belong to no
+// name class (names with them take the slow path) and need a closer look
+// everywhere (UTF-8 validation).
+var charClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		var v uint8
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+			v |= cNameStart | cName
+		case c >= '0' && c <= '9', c == '-', c == '.':
+			v |= cName
+		case c == ' ', c == '\t', c == '\n', c == '\r':
+			v |= cSpace
+		}
+		if c < 0x20 && c != '\t' && c != '\n' || c == '\r' || c >= 0x80 {
+			v |= cText | cAttr | cCDATA
+		}
+		switch c {
+		case '<', '&', ']':
+			v |= cText
+		}
+		switch c {
+		case '<', '&', '\'', '"', '\t', '\n':
+			v |= cAttr
+		}
+		if c == ']' {
+			v |= cCDATA
+		}
+		t[c] = v
+	}
+	return t
+}()
+
+// isSpace reports whether c is XML whitespace (the S production).
+func isSpace(c byte) bool { return charClass[c]&cSpace != 0 }
+
+// isChar reports whether r is allowed by the XML Char production (XML §2.2).
+func isChar(r rune) bool {
+	switch {
+	case r < 0x20:
+		return r == '\t' || r == '\n' || r == '\r'
+	case r < 0xD800:
+		return true
+	case r < 0xE000:
+		return false
+	case r < 0xFFFE:
+		return true
+	case r < 0x10000:
+		return false
+	default:
+		return r <= 0x10FFFF
+	}
+}
+
+// isNameStartRune reports whether the non-ASCII rune r may start an XML
+// name (the NameStartChar production of XML §2.3).
+func isNameStartRune(r rune) bool {
+	switch {
+	case r < 0xC0:
+		return false
+	case r <= 0x2FF:
+		return r != 0xD7 && r != 0xF7
+	case r < 0x370:
+		return false
+	case r <= 0x1FFF:
+		return r != 0x37E
+	case r < 0x200C:
+		return false
+	case r <= 0x200D:
+		return true
+	case r < 0x2070:
+		return false
+	case r <= 0x218F:
+		return true
+	case r < 0x2C00:
+		return false
+	case r <= 0x2FEF:
+		return true
+	case r < 0x3001:
+		return false
+	case r <= 0xD7FF:
+		return true
+	case r < 0xF900:
+		return false
+	case r <= 0xFDCF:
+		return true
+	case r < 0xFDF0:
+		return false
+	case r <= 0xFFFD:
+		return true
+	case r < 0x10000:
+		return false
+	default:
+		return r <= 0xEFFFF
+	}
+}
+
+// isNameRune reports whether the non-ASCII rune r may appear in an XML name
+// after its first character (NameChar, XML §2.3).
+func isNameRune(r rune) bool {
+	return isNameStartRune(r) || r == 0xB7 || r >= 0x300 && r <= 0x36F || r == 0x203F || r == 0x2040
+}
+
+// checkRune validates the UTF-8 sequence starting at b[i] (b[i] >= 0x80)
+// and returns its length. It returns errMore if b ends inside a sequence
+// that could still be valid.
+func checkRune(b []byte, i int) (int, error) {
+	if !utf8.FullRune(b[i:]) {
+		return 0, errMore
+	}
+	r, n := utf8.DecodeRune(b[i:])
+	if r == utf8.RuneError && n == 1 {
+		return 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X", b[i])
+	}
+	if !isChar(r) {
+		return 0, Errorf(NotWellFormed, "character U+%04X is not allowed in XML", r)
+	}
+	return n, nil
+}
+
+// controlError reports a byte below 0x20 (other than tab, LF, CR) in the
+// input: such characters are outside the XML Char production (XML §2.2).
+func controlError(c byte, where string) error {
+	return Errorf(NotWellFormed, "control character U+%04X in %s is not allowed in XML", c, where)
+}
+
+// scanQName scans an XML qualified name (XML Namespaces §4: NCName or
+// NCName ':' NCName) starting at b[i]. It returns the index just past the
+// name and the index of its colon (-1 if it has none). It returns errMore
+// if b ends before the name does.
+func scanQName(b []byte, i int) (end, colon int, err error) {
+	colon = -1
+	j := i
+	start := true // the next character starts an NCName
+	for {
+		if start {
+			if j >= len(b) {
+				return 0, 0, errMore
+			}
+			c := b[j]
+			if c < utf8.RuneSelf {
+				if charClass[c]&cNameStart == 0 {
+					if j == i {
+						return 0, 0, Errorf(NotWellFormed, "invalid character %q at the start of a name", rune(c))
+					}
+					return 0, 0, Errorf(NotWellFormed, "invalid character %q after ':' in name %q", rune(c), b[i:j])
+				}
+				j++
+			} else {
+				if !utf8.FullRune(b[j:]) {
+					return 0, 0, errMore
+				}
+				r, n := utf8.DecodeRune(b[j:])
+				if !isNameStartRune(r) {
+					if r == utf8.RuneError && n == 1 {
+						return 0, 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
+					}
+					return 0, 0, Errorf(NotWellFormed, "character U+%04X cannot start a name", r)
+				}
+				j += n
+			}
+			start = false
+		}
+		for j < len(b) && charClass[b[j]]&cName != 0 {
+			j++
+		}
+		if j >= len(b) {
+			return 0, 0, errMore
+		}
+		c := b[j]
+		switch {
+		case c == ':':
+			if colon >= 0 {
+				return 0, 0, Errorf(NotWellFormed, "name %q has more than one colon", b[i:j+1])
+			}
+			colon = j
+			j++
+			start = true
+		case c >= utf8.RuneSelf:
+			if !utf8.FullRune(b[j:]) {
+				return 0, 0, errMore
+			}
+			r, n := utf8.DecodeRune(b[j:])
+			if !isNameRune(r) {
+				if r == utf8.RuneError && n == 1 {
+					return 0, 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
+				}
+				return 0, 0, Errorf(NotWellFormed, "character U+%04X is not allowed in a name", r)
+			}
+			j += n
+		default:
+			return j, colon, nil
+		}
+	}
+}
+
+// maxRefLen bounds a character or entity reference, '&' and ';' included,
+// so that a reference split across reads is rescanned in bounded time.
+const maxRefLen = 32
+
+// scanRef decodes the reference starting at b[i] == '&' (XML §4.1). It
+// returns the character it stands for and the reference's length. Only
+// the five predefined entities and numeric character references denoting
+// an XML Char are accepted; any other entity reference is restricted XML
+// (RFC 6120 §11.1) and is never expanded. It returns errMore if b ends
+// before the reference does.
+func scanRef(b []byte, i int) (rune, int, error) {
+	j := i + 1
+	if j >= len(b) {
+		return 0, 0, errMore
+	}
+	if b[j] == '#' {
+		j++
+		base := rune(10)
+		if j < len(b) && b[j] == 'x' {
+			base = 16
+			j++
+		}
+		var v rune
+		digits := 0
+		for {
+			if j-i >= maxRefLen {
+				return 0, 0, Errorf(NotWellFormed, "character reference %q is too long", b[i:j])
+			}
+			if j >= len(b) {
+				return 0, 0, errMore
+			}
+			c := b[j]
+			if c == ';' {
+				break
+			}
+			var d rune
+			switch {
+			case c >= '0' && c <= '9':
+				d = rune(c - '0')
+			case base == 16 && c >= 'a' && c <= 'f':
+				d = rune(c-'a') + 10
+			case base == 16 && c >= 'A' && c <= 'F':
+				d = rune(c-'A') + 10
+			default:
+				return 0, 0, Errorf(NotWellFormed, "malformed character reference %q", b[i:j+1])
+			}
+			v = v*base + d
+			if v > utf8.MaxRune {
+				return 0, 0, Errorf(NotWellFormed, "character reference %q is out of range", b[i:j+1])
+			}
+			digits++
+			j++
+		}
+		if digits == 0 {
+			return 0, 0, Errorf(NotWellFormed, "malformed character reference %q", b[i:j+1])
+		}
+		if !isChar(v) {
+			return 0, 0, Errorf(NotWellFormed, "character reference %q denotes U+%04X, which is not an XML character", b[i:j+1], v)
+		}
+		return v, j + 1 - i, nil
+	}
+	c := b[j]
+	if c < utf8.RuneSelf && charClass[c]&cNameStart == 0 {
+		return 0, 0, Errorf(NotWellFormed, "'&' not followed by a reference (write it as &amp;)")
+	}
+	k := j
+	for k < len(b) && k-i < maxRefLen && (charClass[b[k]]&(cName) != 0 || b[k] == ':' || b[k] >= utf8.RuneSelf) {
+		k++
+	}
+	if k-i >= maxRefLen {
+		return 0, 0, Errorf(RestrictedXML, "entity reference %q... is not allowed: only the five predefined entities may be used (RFC 6120 §11.1)", b[i:min(k, i+16)])
+	}
+	if k >= len(b) {
+		return 0, 0, errMore
+	}
+	if b[k] != ';' {
+		return 0, 0, Errorf(NotWellFormed, "entity reference %q is not terminated by ';'", b[i:k])
+	}
+	var r rune
+	switch string(b[j:k]) {
+	case "lt":
+		r = '<'
+	case "gt":
+		r = '>'
+	case "amp":
+		r = '&'
+	case "apos":
+		r = '\''
+	case "quot":
+		r = '"'
+	default:
+		return 0, 0, Errorf(RestrictedXML, "entity reference %q is not allowed: only the five predefined entities may be used (RFC 6120 §11.1)", b[i:k+1])
+	}
+	return r, k + 1 - i, nil
+}
+
+// putRune writes r at b[o] and returns the index after it.
+func putRune(b []byte, o int, r rune) int {
+	if r < utf8.RuneSelf {
+		b[o] = byte(r)
+		return o + 1
+	}
+	return o + utf8.EncodeRune(b[o:], r)
+}
+
+// decodeAttrValue decodes, in place, the attribute value b[lo:hi] whose
+// characters were already validated: references are replaced by the
+// characters they stand for, line ends are normalised (XML §2.11) and
+// literal whitespace becomes a space (XML §3.3.3). Decoding never grows
+// the text, so it is done in the input buffer. It returns the new end.
+func decodeAttrValue(b []byte, lo, hi int) (int, error) {
+	v := b[:hi]
+	o := lo
+	for i := lo; i < hi; {
+		c := v[i]
+		switch c {
+		case '&':
+			r, n, err := scanRef(v, i)
+			if err == errMore {
+				return 0, Errorf(NotWellFormed, "reference %q in attribute value is not terminated by ';'", v[i:])
+			}
+			if err != nil {
+				return 0, err
+			}
+			o = putRune(v, o, r)
+			i += n
+			continue
+		case '\t', '\n':
+			c = ' '
+		case '\r':
+			c = ' '
+			if i+1 < hi && v[i+1] == '\n' {
+				i++
+			}
+		}
+		v[o] = c
+		o++
+		i++
+	}
+	return o, nil
+}
+
+// hasPrefixOrMore reports whether b starts with p (1), cannot start with
+// it (0), or is a proper prefix of it so that more input is needed (-1).
+func hasPrefixOrMore(b []byte, p string) int {
+	n := min(len(b), len(p))
+	if string(b[:n]) != p[:n] {
+		return 0
+	}
+	if n < len(p) {
+		return -1
+	}
+	return 1
+}
+
+// attrRec is one attribute of a start tag. Offsets are relative to the
+// base passed to scanStartTag (the stanza's first byte), so that they stay
+// valid when the buffer moves.
+type attrRec struct {
+	nameLo, colon, nameHi int32 // qualified name; colon < 0 if unprefixed
+	valLo, valHi          int32 // value, decoded in place once the tag is complete
+	ns                    int32 // lookup result for the prefix (see nsNone)
+	decode                bool  // the value holds '&' or literal tab, LF or CR
+	drop                  bool  // a redundant declaration of the content namespace
+}
+
+// startTag describes a parsed start tag (absolute offsets).
+type startTag struct {
+	nameLo, colon, nameHi int
+	end                   int  // index after '>'
+	empty                 bool // an empty-element tag (<x/>)
+	prefixed              bool // some attribute has a prefix
+	xmlns                 bool // some attribute is named xmlns
+}
+
+// scanStartTag parses the start tag whose '<' is at b[i], without changing
+// b. It appends the attributes to attrs, with offsets relative to base,
+// and returns them with the tag. It returns errMore if b ends first.
+// maxAttrs bounds the attributes.
+func scanStartTag(b []byte, i, base int, attrs []attrRec, maxAttrs int) (t startTag, _ []attrRec, err error) {
+	j := i + 1
+	t.nameLo = j
+	t.nameHi, t.colon, err = scanQName(b, j)
+	if err != nil {
+		return t, attrs, err
+	}
+	j = t.nameHi
+	n := 0
+	for {
+		ws := j
+		for j < len(b) && charClass[b[j]]&cSpace != 0 {
+			j++
+		}
+		if j >= len(b) {
+			return t, attrs, errMore
+		}
+		switch b[j] {
+		case '>':
+			t.end = j + 1
+			return t, attrs, nil
+		case '/':
+			if j+1 >= len(b) {
+				return t, attrs, errMore
+			}
+			if b[j+1] != '>' {
+				return t, attrs, Errorf(NotWellFormed, "'/' not followed by '>' in start tag <%s>", b[t.nameLo:t.nameHi])
+			}
+			t.end = j + 2
+			t.empty = true
+			return t, attrs, nil
+		}
+		if j == ws {
+			return t, attrs, Errorf(NotWellFormed, "unexpected %s in start tag <%s>", quoteByte(b[j]), b[t.nameLo:t.nameHi])
+		}
+		if n >= maxAttrs {
+			return t, attrs, Errorf(PolicyViolation, "element <%s> has more than %d attributes (MaxAttrs)", b[t.nameLo:t.nameHi], maxAttrs)
+		}
+		n++
+		nameLo := j
+		nameHi, colon, err := scanQName(b, j)
+		if err != nil {
+			return t, attrs, err
+		}
+		if colon >= 0 {
+			t.prefixed = true
+		} else if nameHi-nameLo == 5 && string(b[nameLo:nameHi]) == "xmlns" {
+			t.xmlns = true
+		}
+		j = nameHi
+		for j < len(b) && charClass[b[j]]&cSpace != 0 {
+			j++
+		}
+		if j >= len(b) {
+			return t, attrs, errMore
+		}
+		if b[j] != '=' {
+			return t, attrs, Errorf(NotWellFormed, "attribute %s of <%s> has no value", b[nameLo:nameHi], b[t.nameLo:t.nameHi])
+		}
+		j++
+		for j < len(b) && charClass[b[j]]&cSpace != 0 {
+			j++
+		}
+		if j >= len(b) {
+			return t, attrs, errMore
+		}
+		q := b[j]
+		if q != '\'' && q != '"' {
+			return t, attrs, Errorf(NotWellFormed, "value of attribute %s of <%s> is not quoted", b[nameLo:nameHi], b[t.nameLo:t.nameHi])
+		}
+		j++
+		valLo := j
+		decode := false
+		for {
+			for j < len(b) && charClass[b[j]]&cAttr == 0 {
+				j++
+			}
+			if j >= len(b) {
+				return t, attrs, errMore
+			}
+			c := b[j]
+			if c == q {
+				break
+			}
+			switch {
+			case c == '\'' || c == '"':
+				j++
+			case c == '&' || c == '\t' || c == '\n' || c == '\r':
+				decode = true
+				j++
+			case c == '<':
+				return t, attrs, Errorf(NotWellFormed, "'<' in the value of attribute %s of <%s>", b[nameLo:nameHi], b[t.nameLo:t.nameHi])
+			case c < 0x20:
+				return t, attrs, controlError(c, "an attribute value")
+			default:
+				n, err := checkRune(b, j)
+				if err != nil {
+					return t, attrs, err
+				}
+				j += n
+			}
+		}
+		if colon >= 0 {
+			colon -= base
+		}
+		attrs = append(attrs, attrRec{
+			nameLo: int32(nameLo - base), colon: int32(colon), nameHi: int32(nameHi - base),
+			valLo: int32(valLo - base), valHi: int32(j - base), ns: nsNone, decode: decode,
+		})
+		j++
+	}
+}
+
+// scanEndTag parses the end tag whose "</" is at b[i]; the element being
+// closed is named name. It returns the index after '>'.
+func scanEndTag(b []byte, i int, name []byte) (int, error) {
+	j := i + 2
+	hi, _, err := scanQName(b, j)
+	if err != nil {
+		if err == errMore && !bytesHavePrefix(name, b[j:]) {
+			return 0, Errorf(NotWellFormed, "end tag </%s...> does not match start tag <%s>", b[j:], name)
+		}
+		return 0, err
+	}
+	if string(b[j:hi]) != string(name) {
+		return 0, Errorf(NotWellFormed, "end tag </%s> does not match start tag <%s>", b[j:hi], name)
+	}
+	j = hi
+	for j < len(b) && charClass[b[j]]&cSpace != 0 {
+		j++
+	}
+	if j >= len(b) {
+		return 0, errMore
+	}
+	if b[j] != '>' {
+		return 0, Errorf(NotWellFormed, "unexpected %s in end tag </%s>", quoteByte(b[j]), name)
+	}
+	return j + 1, nil
+}
+
+// bytesHavePrefix reports whether p is a prefix of b.
+func bytesHavePrefix(b, p []byte) bool {
+	return len(p) <= len(b) && string(b[:len(p)]) == string(p)
+}
+
+// quoteByte describes a byte for an error message.
+func quoteByte(c byte) string {
+	if c < utf8.RuneSelf {
+		return fmt.Sprintf("character %q", rune(c))
+	}
+	return fmt.Sprintf("byte 0x%02X", c)
+}
