@@ -39,6 +39,10 @@ const (
 // last bytes and answer with its own closing tag (RFC 6120 §4.4).
 const closeGrace = 5 * time.Second
 
+// drainLimit bounds how much a closing connection reads and discards while
+// waiting for the client to close its side.
+const drainLimit = 4 << 20
+
 // maxBindAttempts bounds failed resource-binding attempts (RFC 6120 §7.7.3).
 const maxBindAttempts = 5
 
@@ -227,12 +231,28 @@ func (c *conn) writeLoop() {
 }
 
 // finishClose ends a stream whose closing tag has been written: TLS gets a
-// close_notify and the read side is left to see the client's own closing
-// tag within the grace period set by Close.
-func (c *conn) finishClose(nc net.Conn) {
+// close_notify, TCP a FIN, and the read side is left to see the client's own
+// closing tag within the grace period set by Close.
+func (c *conn) finishClose(net.Conn) {
+	c.halfClose()
+}
+
+func (c *conn) halfClose() {
 	if c.tls != nil {
 		_ = c.tls.CloseWrite()
 	}
+	if tc, ok := c.raw.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+}
+
+// linger waits, bounded by closeGrace and drainLimit, for the client to
+// close its side, discarding what it still sends. Closing a socket with
+// unread input makes TCP send a reset, which can destroy the stream error
+// the client has not read yet (RFC 6120 §4.4 closes streams gracefully).
+func (c *conn) linger() {
+	c.raw.SetReadDeadline(time.Now().Add(closeGrace))
+	_, _ = io.CopyN(io.Discard, c.raw, drainLimit)
 }
 
 // writeNow writes b directly; only the reading goroutine calls it, and only
@@ -299,18 +319,10 @@ func (c *conn) serve(ctx context.Context) {
 	if closing {
 		return // Close already sent the error and closing tag
 	}
-	if errors.Is(err, io.EOF) {
-		// The client closed the stream: answer with our closing tag
-		// (RFC 6120 §4.4).
-		c.closeWith(nil, "client-closed")
-		_, _ = io.Copy(io.Discard, c.netConn())
-		return
-	}
 	if se, ok := stream.AsError(err); ok {
 		log.Info("c2s: stream error", "jid", c.jid.String(), "error", se.Error())
-		c.closeBound(se)
-		return
 	}
+	c.fail(err)
 }
 
 // recordFailure remembers why the connection ends, for logs and metrics.
@@ -338,40 +350,46 @@ func (c *conn) recordFailure(err error) {
 	}
 }
 
-// closeBound sends a stream error on a bound session and waits (bounded by
-// closeGrace) for the write to finish.
+// closeBound sends a stream error on a bound session, then lingers until
+// the client closes or the grace period passes.
 func (c *conn) closeBound(se *stream.Error) {
 	c.Close(se)
-	nc := c.netConn()
-	// Drain until the client closes or the grace deadline set by Close
-	// passes, so that the error is not lost to a TCP reset.
-	_, _ = io.Copy(io.Discard, nc)
+	c.linger()
 }
 
-// fail reports a negotiation failure to the client, if it is a stream error,
-// and gives up. Before binding, this goroutine is the only writer.
+// fail ends a stream that failed during negotiation: a stream error is
+// sent with the closing tag, a client that closed its stream gets ours
+// (RFC 6120 §4.4), an expired deadline becomes connection-timeout. Before
+// binding, this goroutine is the only writer.
 func (c *conn) fail(err error) {
-	se, ok := stream.AsError(err)
-	if !ok {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			se = stream.Errorf(stream.ConnectionTimeout, "stream negotiation did not finish within %s", c.srv.cfg.AuthTimeout)
-		} else {
-			return
-		}
+	var out []byte
+	se, isStreamErr := stream.AsError(err)
+	var ne net.Error
+	switch {
+	case isStreamErr:
+	case errors.Is(err, io.EOF):
+	case errors.As(err, &ne) && ne.Timeout():
+		se = stream.Errorf(stream.ConnectionTimeout, "stream negotiation did not finish within %s", c.srv.cfg.AuthTimeout)
+	default:
+		return // the connection broke: nobody to tell
 	}
 	if c.bound {
+		if se == nil {
+			c.closeWith(nil, "client-closed")
+			c.linger()
+			return
+		}
 		c.closeBound(se)
 		return
 	}
-	nc := c.netConn()
-	nc.SetWriteDeadline(time.Now().Add(closeGrace))
-	var b []byte
-	b = append(b, se.Bytes()...)
-	b = append(b, stream.CloseTag...)
-	_ = c.writeNow(b)
-	if c.tls != nil {
-		_ = c.tls.CloseWrite()
+	if se != nil {
+		out = append(out, se.Bytes()...)
+	}
+	out = append(out, stream.CloseTag...)
+	c.netConn().SetWriteDeadline(time.Now().Add(closeGrace))
+	if c.writeNow(out) == nil {
+		c.halfClose()
+		c.linger()
 	}
 }
 
@@ -403,7 +421,11 @@ func (c *conn) openStream(features *etree.Element) error {
 		return herr
 	}
 	if h.From != "" {
-		if from, err := jid.Parse(h.From); err == nil {
+		// RFC 6120 §4.7.2 echoes the client's 'from', which §4.7.1 says
+		// is its bare JID. A client that sends a full JID instead (as
+		// mellium.im/xmpp does) gets it back unchanged, because such
+		// clients reject any other value; see ARCHITECTURE.md.
+		if from, err := jid.Parse(h.From); err == nil && from.Local() != "" {
 			reply.To = from.String()
 		}
 	}

@@ -52,7 +52,11 @@ type loginOptions struct {
 // dialMellium connects and negotiates a whole client session with
 // mellium.im/xmpp: STARTTLS (or direct TLS), SASL and resource binding.
 func dialMellium(ctx context.Context, s *servertest.Server, user, password string, o loginOptions) (*xmpp.Session, error) {
-	origin, err := jid.New(user, s.Domain, o.resource)
+	// The origin is the bare JID: the server answers a header's 'from'
+	// with its bare JID (RFC 6120 §4.7.2), and mellium v0.22.0 refuses a
+	// response 'to' that differs from the full origin it sent. The
+	// resource is asked for at binding instead.
+	origin, err := jid.New(user, s.Domain, "")
 	if err != nil {
 		return nil, fmt.Errorf("client JID: %w", err)
 	}
@@ -83,13 +87,79 @@ func dialMellium(ctx context.Context, s *servertest.Server, user, password strin
 	} else {
 		features = append(features, xmpp.StartTLS(cfg))
 	}
-	features = append(features, xmpp.SASL("", password, mech), xmpp.BindResource())
+	bind := xmpp.BindResource()
+	if o.resource != "" {
+		// mellium v0.22.0 sends <resource/> empty whatever the JID asks
+		// for (bindPayload.TokenReader writes bp.JID instead of
+		// bp.Resource), so client-chosen resources use our own feature.
+		bind = bindFeature(o.resource)
+	}
+	features = append(features, xmpp.SASL("", password, mech), bind)
 	sess, err := xmpp.NewClientSession(ctx, origin, rw, features...)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("negotiate a session as %s with %s: %w", origin, mech.Name, err)
 	}
 	return sess, nil
+}
+
+// bindFeature is a client-side resource binding feature (RFC 6120 §7.7)
+// that asks for resource and records the JID the server assigns.
+func bindFeature(resource string) xmpp.StreamFeature {
+	return xmpp.StreamFeature{
+		Name:       xml.Name{Space: nsBind, Local: "bind"},
+		Necessary:  xmpp.Authn,
+		Prohibited: xmpp.Ready,
+		Parse: func(_ context.Context, d *xml.Decoder, _ *xml.StartElement) (bool, any, error) {
+			return true, nil, d.Skip()
+		},
+		Negotiate: func(_ context.Context, sess *xmpp.Session, _ any) (xmpp.SessionState, io.ReadWriter, error) {
+			const id = "bind-custom"
+			w := sess.TokenWriter()
+			defer w.Close()
+			req := xmlstream.Wrap(
+				xmlstream.Wrap(
+					xmlstream.Wrap(xmlstream.Token(xml.CharData(resource)), xml.StartElement{Name: xml.Name{Local: "resource"}}),
+					xml.StartElement{Name: xml.Name{Space: nsBind, Local: "bind"}},
+				),
+				xml.StartElement{Name: xml.Name{Local: "iq"}, Attr: []xml.Attr{
+					{Name: xml.Name{Local: "type"}, Value: "set"},
+					{Name: xml.Name{Local: "id"}, Value: id},
+				}},
+			)
+			if _, err := xmlstream.Copy(w, req); err != nil {
+				return 0, nil, fmt.Errorf("send bind request: %w", err)
+			}
+			if err := w.Flush(); err != nil {
+				return 0, nil, fmt.Errorf("send bind request: %w", err)
+			}
+			r := sess.TokenReader()
+			defer r.Close()
+			d := xml.NewTokenDecoder(r)
+			tok, err := d.Token()
+			if err != nil {
+				return 0, nil, fmt.Errorf("read bind response: %w", err)
+			}
+			start, ok := tok.(xml.StartElement)
+			if !ok {
+				return 0, nil, fmt.Errorf("read bind response: got %T", tok)
+			}
+			var resp node
+			if err := d.DecodeElement(&resp, &start); err != nil {
+				return 0, nil, fmt.Errorf("read bind response: %w", err)
+			}
+			j := resp.child(nsBind, "bind").child(nsBind, "jid")
+			if !resp.is(nsClient, "iq") || resp.attr("id") != id || resp.attr("type") != "result" || j == nil {
+				return 0, nil, fmt.Errorf("bind %q refused: %s", resource, &resp)
+			}
+			bound, err := jid.Parse(j.Text)
+			if err != nil {
+				return 0, nil, fmt.Errorf("bound JID %q: %w", j.Text, err)
+			}
+			sess.UpdateAddr(bound)
+			return xmpp.Ready, nil, nil
+		},
+	}
 }
 
 // saslCondition digs the SASL failure condition (RFC 6120 §6.5) out of an
@@ -150,13 +220,15 @@ func login(t testing.TB, s *servertest.Server, user, password string, o loginOpt
 		c.err = sess.Serve(c)
 	}()
 	t.Cleanup(func() {
+		// Close our stream, wait for the server's closing tag (RFC 6120
+		// §4.4), then end the connection: mellium leaves that to us.
 		_ = sess.Close()
 		select {
 		case <-c.done:
 		case <-time.After(wireTimeout):
 			t.Errorf("%s: the server did not answer our closing tag within %s", c.jid, wireTimeout)
-			_ = sess.Conn().Close()
 		}
+		_ = sess.Conn().Close()
 	})
 	return c
 }
@@ -164,7 +236,13 @@ func login(t testing.TB, s *servertest.Server, user, password string, o loginOpt
 // HandleXMPP implements xmpp.Handler: it records the stanza.
 func (c *client) HandleXMPP(r xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 	var n node
-	if err := xml.NewTokenDecoder(r).DecodeElement(&n, start); err != nil {
+	// The decoder must see the start element too, or it takes the end
+	// element for an unbalanced one.
+	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), r))
+	if _, err := d.Token(); err != nil {
+		return fmt.Errorf("decode <%s>: %w", start.Name.Local, err)
+	}
+	if err := d.DecodeElement(&n, start); err != nil {
 		return fmt.Errorf("decode <%s>: %w", start.Name.Local, err)
 	}
 	c.mu.Lock()
@@ -230,6 +308,13 @@ func (c *client) pending() []*node {
 	return append([]*node(nil), c.inbox...)
 }
 
+// clear forgets the received stanzas not taken yet.
+func (c *client) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inbox = nil
+}
+
 // iq sends an iq whose id is id and waits for its answer (RFC 6120 §8.2.3).
 func (c *client) iq(id, raw string) *node {
 	c.t.Helper()
@@ -260,9 +345,5 @@ func message(body string) func(*node) bool {
 
 // xmlText escapes s for use in XML character data.
 func xmlText(s string) string {
-	var b strings.Builder
-	if err := xml.EscapeText(&b, []byte(s)); err != nil {
-		panic(err) // writing to a strings.Builder does not fail
-	}
-	return b.String()
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }

@@ -41,10 +41,14 @@ var errStreamClosed = errors.New("the server closed its stream")
 
 // node is an XML element as the server sent it, fully namespace-resolved.
 type node struct {
-	XMLName  xml.Name
-	Attrs    []xml.Attr `xml:",any,attr"`
-	Text     string     `xml:",chardata"`
-	Children []node     `xml:",any"`
+	// XMLName is the element's namespace and local name.
+	XMLName xml.Name
+	// Attrs are its attributes, namespace declarations included.
+	Attrs []xml.Attr `xml:",any,attr"`
+	// Text is its character data, all runs concatenated.
+	Text string `xml:",chardata"`
+	// Children are its child elements in order.
+	Children []node `xml:",any"`
 }
 
 // is reports whether n is the element {space}local.
@@ -83,11 +87,29 @@ func (n *node) String() string {
 	if n == nil {
 		return "<nil>"
 	}
-	b, err := xml.Marshal(n)
+	b, err := xml.Marshal(withoutDecls(*n))
 	if err != nil {
 		return fmt.Sprintf("%+v", *n)
 	}
 	return string(b)
+}
+
+// withoutDecls returns a copy of n without namespace declarations among
+// its attributes, which xml.Marshal would otherwise write twice.
+func withoutDecls(n node) node {
+	attrs := make([]xml.Attr, 0, len(n.Attrs))
+	for _, a := range n.Attrs {
+		if a.Name.Space != "xmlns" && !(a.Name.Space == "" && a.Name.Local == "xmlns") {
+			attrs = append(attrs, a)
+		}
+	}
+	n.Attrs = attrs
+	children := make([]node, len(n.Children))
+	for i, c := range n.Children {
+		children[i] = withoutDecls(c)
+	}
+	n.Children = children
+	return n
 }
 
 // stanzaErrorCondition returns the defined condition of a stanza error
@@ -165,6 +187,10 @@ func (w *wire) token() (xml.Token, error) {
 		return nil, fmt.Errorf("set read deadline: %w", err)
 	}
 	tok, err := w.dec.Token()
+	var syn *xml.SyntaxError
+	if errors.As(err, &syn) && syn.Msg == "unexpected EOF" {
+		return nil, fmt.Errorf("the connection ended inside the server's stream, without </stream:stream>: %w", io.ErrUnexpectedEOF)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +277,10 @@ func streamHeader(to string) string {
 // <stream:features/>.
 func (w *wire) open(header string) *node {
 	w.t.Helper()
+	// Each stream is a new XML document (RFC 6120 §4.3.3): parse it with
+	// a new decoder. The server sends nothing before our header, so the
+	// old decoder has nothing buffered.
+	w.dec = xml.NewDecoder(w.conn)
 	w.send(header)
 	if _, err := w.readHeader(); err != nil {
 		w.t.Fatal(err)

@@ -565,10 +565,7 @@ func (d *Decoder) scanText() error {
 		w.textLo, o = i, i
 	}
 	for {
-		j := i
-		for j < len(b) && charClass[b[j]]&cText == 0 {
-			j++
-		}
+		j := skipText(b, i)
 		if o != i {
 			copy(b[o:], b[i:j])
 		}
@@ -739,7 +736,9 @@ func (d *Decoder) scanTag() (done bool, err error) {
 	// A start or end tag ends the text run.
 	if w.textLo >= 0 {
 		if w.textW > w.textLo {
-			w.events = append(w.events, event{kind: evText, lo: int32(w.textLo - w.st), hi: int32(w.textW - w.st)})
+			w.events = grow(w.events)
+			ev := &w.events[len(w.events)-1]
+			ev.kind, ev.lo, ev.hi = evText, int32(w.textLo-w.st), int32(w.textW-w.st)
 			w.events[w.stack[len(w.stack)-1].ev].nchild++
 			w.nText++
 		}
@@ -803,7 +802,8 @@ func (d *Decoder) endElement() {
 	w.stack = w.stack[:len(w.stack)-1]
 	w.ns = w.ns[:f.ns]
 	w.depth--
-	w.events = append(w.events, event{kind: evEnd})
+	w.events = grow(w.events)
+	w.events[len(w.events)-1].kind = evEnd
 }
 
 // startElement applies the namespace rules (XML Namespaces §5-6, RFC 6120
@@ -917,16 +917,20 @@ func (d *Decoder) startElement(b []byte, t startTag, a0 int) error {
 		colon = int32(t.colon - st)
 	}
 	nameLo, nameHi := int32(t.nameLo-st), int32(t.nameHi-st)
-	ev := int32(len(w.events))
-	w.events = append(w.events, event{
-		kind: evStart, lo: nameLo, colon: colon, hi: nameHi,
-		a0: int32(a0), a1: int32(len(w.attrs)),
-	})
+	// Field by field into the slices: building the structs on the stack
+	// and copying them stalls on store forwarding.
+	evIdx := int32(len(w.events))
+	w.events = grow(w.events)
+	ev := &w.events[evIdx]
+	ev.kind, ev.lo, ev.colon, ev.hi = evStart, nameLo, colon, nameHi
+	ev.a0, ev.a1, ev.nchild = int32(a0), int32(len(w.attrs)), 0
 	if n := len(w.stack); n > 0 {
 		w.events[w.stack[n-1].ev].nchild++
 	}
 	w.nEl++
-	w.stack = append(w.stack, frame{ev: ev, nameLo: nameLo, nameHi: nameHi, ns: int32(nsBase), defContent: def})
+	w.stack = grow(w.stack)
+	f := &w.stack[len(w.stack)-1]
+	f.ev, f.nameLo, f.nameHi, f.ns, f.defContent = evIdx, nameLo, nameHi, int32(nsBase), def
 	w.depth++
 	return nil
 }

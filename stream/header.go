@@ -82,7 +82,7 @@ func (d *Decoder) ReadHeader() (Header, error) {
 			return Header{}, d.fail(err)
 		}
 		if d.base+int64(d.end) >= int64(d.lim.MaxHeaderBytes) {
-			return Header{}, d.fail(Errorf(PolicyViolation, "stream header exceeds %d bytes (MaxHeaderBytes)", d.lim.MaxHeaderBytes))
+			return Header{}, d.fail(errHeaderSize(d.lim.MaxHeaderBytes))
 		}
 		if err := d.fill(); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -94,6 +94,11 @@ func (d *Decoder) ReadHeader() (Header, error) {
 			return Header{}, fmt.Errorf("stream: read: %w", err)
 		}
 	}
+}
+
+// errHeaderSize reports a stream header over the limit.
+func errHeaderSize(limit int) error {
+	return Errorf(PolicyViolation, "stream header exceeds %d bytes (MaxHeaderBytes)", limit)
 }
 
 // header advances through the header phases; it returns errMore when it
@@ -193,7 +198,7 @@ func (d *Decoder) header() (Header, error) {
 				return Header{}, errMore
 			}
 			w := d.acquire()
-			t, attrs, err := scanStartTag(b, i, 0, w.attrs[:0], d.lim.MaxAttrs)
+			t, attrs, err := scanStartTag(b, i, 0, w.attrs[:0], max(d.lim.MaxAttrs, DefaultMaxAttrs))
 			w.attrs = attrs[:0]
 			if err == errMore {
 				d.armGate(i+1, true)
@@ -202,6 +207,9 @@ func (d *Decoder) header() (Header, error) {
 			d.gate = -1
 			if err != nil {
 				return Header{}, d.locate(err, i)
+			}
+			if d.base+int64(t.end) > int64(d.lim.MaxHeaderBytes) {
+				return Header{}, errHeaderSize(d.lim.MaxHeaderBytes)
 			}
 			h, err := d.headerTag(b, t, attrs)
 			if err != nil {

@@ -1,8 +1,10 @@
 package stream
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -53,6 +55,78 @@ var charClass = func() (t [256]uint8) {
 	}
 	return t
 }()
+
+// SWAR (SIMD within a register) helpers: the scanning loops test eight
+// bytes at a time for bytes that need a closer look, and fall back to the
+// charClass table only at a candidate. In each mask the lowest set bit
+// always marks a genuine match (a borrow only propagates upwards), so
+// jumping to it never skips a byte that matters.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// swarEq flags the bytes of x equal to c.
+func swarEq(x uint64, c byte) uint64 {
+	v := x ^ (swarLo * uint64(c))
+	return (v - swarLo) &^ v & swarHi
+}
+
+// swarSpecial flags the bytes of x that are below 0x20, at or above 0x80,
+// or equal to '<' or '&'.
+func swarSpecial(x uint64) uint64 {
+	return (x-swarLo*0x20)&^x&swarHi | x&swarHi | swarEq(x, '<') | swarEq(x, '&')
+}
+
+// skipText returns the index of the first byte at or after j that is
+// special in character data (class cText), or len(b).
+func skipText(b []byte, j int) int {
+	for {
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			if m := swarSpecial(x) | swarEq(x, ']'); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j+8 > len(b) {
+			for j < len(b) && charClass[b[j]]&cText == 0 {
+				j++
+			}
+			return j
+		}
+		if charClass[b[j]]&cText != 0 {
+			return j
+		}
+		j++
+	}
+}
+
+// skipAttr returns the index of the first byte at or after j that is
+// special in an attribute value (class cAttr), or len(b).
+func skipAttr(b []byte, j int) int {
+	for {
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			if m := swarSpecial(x) | swarEq(x, '\'') | swarEq(x, '"'); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j+8 > len(b) {
+			for j < len(b) && charClass[b[j]]&cAttr == 0 {
+				j++
+			}
+			return j
+		}
+		if charClass[b[j]]&cAttr != 0 {
+			return j
+		}
+		j++
+	}
+}
 
 // isSpace reports whether c is XML whitespace (the S production).
 func isSpace(c byte) bool { return charClass[c]&cSpace != 0 }
@@ -174,10 +248,10 @@ func scanQName(b []byte, i int) (end, colon int, err error) {
 					return 0, 0, errMore
 				}
 				r, n := utf8.DecodeRune(b[j:])
+				if r == utf8.RuneError && n == 1 {
+					return 0, 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
+				}
 				if !isNameStartRune(r) {
-					if r == utf8.RuneError && n == 1 {
-						return 0, 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
-					}
 					return 0, 0, Errorf(NotWellFormed, "character U+%04X cannot start a name", r)
 				}
 				j += n
@@ -204,10 +278,10 @@ func scanQName(b []byte, i int) (end, colon int, err error) {
 				return 0, 0, errMore
 			}
 			r, n := utf8.DecodeRune(b[j:])
+			if r == utf8.RuneError && n == 1 {
+				return 0, 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
+			}
 			if !isNameRune(r) {
-				if r == utf8.RuneError && n == 1 {
-					return 0, 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
-				}
 				return 0, 0, Errorf(NotWellFormed, "character U+%04X is not allowed in a name", r)
 			}
 			j += n
@@ -311,6 +385,14 @@ func scanRef(b []byte, i int) (rune, int, error) {
 		return 0, 0, Errorf(RestrictedXML, "entity reference %q is not allowed: only the five predefined entities may be used (RFC 6120 §11.1)", b[i:k+1])
 	}
 	return r, k + 1 - i, nil
+}
+
+// grow extends s by one element, whose old contents the caller overwrites.
+func grow[T any](s []T) []T {
+	if len(s) < cap(s) {
+		return s[:len(s)+1]
+	}
+	return append(s, *new(T))
 }
 
 // putRune writes r at b[o] and returns the index after it.
@@ -470,9 +552,7 @@ func scanStartTag(b []byte, i, base int, attrs []attrRec, maxAttrs int) (t start
 		valLo := j
 		decode := false
 		for {
-			for j < len(b) && charClass[b[j]]&cAttr == 0 {
-				j++
-			}
+			j = skipAttr(b, j)
 			if j >= len(b) {
 				return t, attrs, errMore
 			}
@@ -501,10 +581,13 @@ func scanStartTag(b []byte, i, base int, attrs []attrRec, maxAttrs int) (t start
 		if colon >= 0 {
 			colon -= base
 		}
-		attrs = append(attrs, attrRec{
-			nameLo: int32(nameLo - base), colon: int32(colon), nameHi: int32(nameHi - base),
-			valLo: int32(valLo - base), valHi: int32(j - base), ns: nsNone, decode: decode,
-		})
+		// Field by field into the slice: building the struct on the stack
+		// and copying it stalls on store forwarding.
+		attrs = grow(attrs)
+		a := &attrs[len(attrs)-1]
+		a.nameLo, a.colon, a.nameHi = int32(nameLo-base), int32(colon), int32(nameHi-base)
+		a.valLo, a.valHi, a.ns = int32(valLo-base), int32(j-base), nsNone
+		a.decode, a.drop = decode, false
 		j++
 	}
 }

@@ -45,7 +45,8 @@ import (
 
 	"github.com/herald-im/herald/storage"
 
-	// Registers the "sqlite" database/sql driver.
+	// msqlite registers the "sqlite" database/sql driver and defines its
+	// error type.
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )

@@ -269,28 +269,41 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 }
 
-// TestOpenConcurrently opens a fresh file from two handles at once: both
-// succeed and the migrations are applied once.
+// TestOpenConcurrently opens fresh files from several handles at once, as
+// when the server and `herald adduser` start together: every Open succeeds
+// (including the race to switch the new file to WAL mode) and the migrations
+// are applied once.
 func TestOpenConcurrently(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "herald.db")
-	const n = 4
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	dbs := make([]*DB, n)
-	for i := range n {
-		wg.Go(func() { dbs[i], errs[i] = Open(t.Context(), path) })
+	migs, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("Open #%d: %v", i, errs[i])
-			continue
+	const (
+		rounds  = 10
+		openers = 6
+	)
+	for round := range rounds {
+		path := filepath.Join(t.TempDir(), "herald.db")
+		var wg sync.WaitGroup
+		errs := make([]error, openers)
+		for i := range openers {
+			wg.Go(func() {
+				db, err := Open(t.Context(), path)
+				if err == nil {
+					err = db.Close()
+				}
+				errs[i] = err
+			})
 		}
-		defer dbs[i].Close()
-	}
-	migs, _ := loadMigrations(migrationFiles, "migrations")
-	if got := queryInt(t, rawOpen(t, path), `SELECT COUNT(*) FROM schema_migrations`); got != len(migs) {
-		t.Errorf("%d schema_migrations rows, want %d", got, len(migs))
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: Open #%d: %v", round, i, err)
+			}
+		}
+		if got := queryInt(t, rawOpen(t, path), `SELECT COUNT(*) FROM schema_migrations`); got != len(migs) {
+			t.Errorf("round %d: %d schema_migrations rows, want %d", round, got, len(migs))
+		}
 	}
 }
 
