@@ -69,6 +69,10 @@ type conn struct {
 	in        countingReader
 	dec       *stream.Decoder
 
+	// sawPlusOffer is set when the client attempted a -PLUS mechanism
+	// with a channel binding type this server cannot provide.
+	sawPlusOffer bool
+
 	domain jid.JID // the local domain the stream was opened to
 	user   jid.JID // the authenticated bare JID
 	jid    jid.JID // the bound full JID
@@ -88,7 +92,7 @@ type conn struct {
 
 	// Idle detection: seenBytes is owned by the idle timer's callback;
 	// pingID is shared with the read loop.
-	idle      *time.Timer
+	idle      atomic.Pointer[time.Timer]
 	seenBytes uint64
 	pingID    atomic.Pointer[string]
 }
@@ -274,8 +278,8 @@ func (c *conn) serve(ctx context.Context) {
 			reason = string(stream.InternalServerError)
 			c.fail(stream.Errorf(stream.InternalServerError, "the server hit an internal error"))
 		}
-		if c.idle != nil {
-			c.idle.Stop()
+		if t := c.idle.Load(); t != nil {
+			t.Stop()
 		}
 		if c.bound {
 			c.srv.cfg.Router.Unbind(ctx, c)
@@ -719,18 +723,24 @@ func (c *conn) consumeOwnIQ(el *etree.Element) bool {
 // startIdleTimer arms the idle check (RFC 6120 §4.6.3, XEP-0199 §4.1).
 func (c *conn) startIdleTimer() {
 	c.seenBytes = c.in.n.Load()
-	c.idle = time.AfterFunc(c.srv.cfg.IdleTimeout, c.checkIdle)
+	// Created stopped and published before it is armed, so the callback
+	// always finds it.
+	t := time.AfterFunc(time.Hour, c.checkIdle)
+	t.Stop()
+	c.idle.Store(t)
+	t.Reset(c.srv.cfg.IdleTimeout)
 }
 
 // checkIdle runs on the idle timer: if the client has sent nothing since the
 // last check, it is pinged; if it stays silent after the ping, the stream is
 // closed with connection-timeout.
 func (c *conn) checkIdle() {
+	t := c.idle.Load()
 	n := c.in.n.Load()
 	if n != c.seenBytes {
 		c.seenBytes = n
 		c.pingID.Store(nil)
-		c.idle.Reset(c.srv.cfg.IdleTimeout)
+		t.Reset(c.srv.cfg.IdleTimeout)
 		return
 	}
 	if c.pingID.Load() != nil {
@@ -746,6 +756,6 @@ func (c *conn) checkIdle() {
 	ping.CreateAttr("id", id)
 	ping.CreateElement("ping").CreateAttr("xmlns", nsPing)
 	if c.Send(ping) == nil {
-		c.idle.Reset(c.srv.cfg.PingTimeout)
+		t.Reset(c.srv.cfg.PingTimeout)
 	}
 }

@@ -564,6 +564,7 @@ func (s *scramServer) start(first string) (*scram.ServerConversation, *saslError
 		}
 		typ, _, _ := strings.Cut(first[2:], ",")
 		if !contains(s.cbTypes, typ) {
+			s.c.sawPlusOffer = true
 			return nil, failure("malformed-request", "channel binding type %q is not supported here; this server offers %s", typ, strings.Join(s.cbTypes, ", "))
 		}
 		cb, err := s.c.channelBinding(typ)
@@ -573,9 +574,13 @@ func (s *scramServer) start(first string) (*scram.ServerConversation, *saslError
 		return srv.NewConversationWithChannelBindingRequired(cb), nil
 	case s.plus:
 		return nil, failure("malformed-request", "a -PLUS mechanism requires channel binding (GS2 flag p=)")
-	case len(s.cbTypes) > 0:
+	case len(s.cbTypes) > 0 && !s.c.sawPlusOffer:
 		// We offered -PLUS: a client that says "y" (it could bind but
-		// believes we cannot) is being downgraded (RFC 5802 §6).
+		// believes we cannot) is being downgraded (RFC 5802 §6). Once
+		// the client has tried a -PLUS mechanism on this stream with a
+		// binding type we lack (slixmpp knows only tls-unique, which TLS
+		// 1.3 does not define), it has proven it saw the offer, so its
+		// "y" on the next attempt is no sign of tampering.
 		cb, err := s.c.channelBinding(s.cbTypes[0])
 		if err != nil {
 			return srv.NewConversation(), nil

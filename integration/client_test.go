@@ -52,10 +52,10 @@ type loginOptions struct {
 // dialMellium connects and negotiates a whole client session with
 // mellium.im/xmpp: STARTTLS (or direct TLS), SASL and resource binding.
 func dialMellium(ctx context.Context, s *servertest.Server, user, password string, o loginOptions) (*xmpp.Session, error) {
-	// The origin is the bare JID: the server answers a header's 'from'
-	// with its bare JID (RFC 6120 §4.7.2), and mellium v0.22.0 refuses a
-	// response 'to' that differs from the full origin it sent. The
-	// resource is asked for at binding instead.
+	// The origin is the bare JID, as RFC 6120 §4.7.1 wants in the
+	// header's 'from': mellium v0.22.0 refuses a response 'to' that
+	// differs from the origin it sent, and §4.7.2 has the server answer
+	// with a bare JID. The resource is asked for at binding instead.
 	origin, err := jid.New(user, s.Domain, "")
 	if err != nil {
 		return nil, fmt.Errorf("client JID: %w", err)
@@ -289,6 +289,7 @@ func (c *client) waitFor(what string, match func(*node) bool) *node {
 	}
 }
 
+// take removes and returns the first received stanza that matches, or nil.
 func (c *client) take(match func(*node) bool) *node {
 	c.mu.Lock()
 	defer c.mu.Unlock()

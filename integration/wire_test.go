@@ -273,15 +273,15 @@ func streamHeader(to string) string {
 		"' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
 }
 
-// open sends header, reads the server's header and returns its
+// open sends hdr, reads the server's header and returns its
 // <stream:features/>.
-func (w *wire) open(header string) *node {
+func (w *wire) open(hdr string) *node {
 	w.t.Helper()
 	// Each stream is a new XML document (RFC 6120 §4.3.3): parse it with
 	// a new decoder. The server sends nothing before our header, so the
 	// old decoder has nothing buffered.
 	w.dec = xml.NewDecoder(w.conn)
-	w.send(header)
+	w.send(hdr)
 	if _, err := w.readHeader(); err != nil {
 		w.t.Fatal(err)
 	}

@@ -194,11 +194,11 @@ func payload(tag, ns string) *etree.Element {
 // TestIQ checks IQ dispatch (RFC 6120 §8.2.3, §10.3.3, RFC 6121 §8.5).
 func TestIQ(t *testing.T) {
 	tests := []struct {
-		name   string
-		stanza *etree.Element
-		result bool   // a result comes back
-		bounce string // or this error
-		toNurse bool  // delivered to nurse's session instead
+		name    string
+		stanza  *etree.Element
+		result  bool   // a result comes back
+		bounce  string // or this error
+		toNurse bool   // delivered to nurse's session instead
 	}{
 		{name: "ping the server", stanza: iq("romeo@example.com/orchard", "example.com", "get", payload("ping", "urn:xmpp:ping")), result: true},
 		{name: "ping with no to", stanza: iq("romeo@example.com/orchard", "", "get", payload("ping", "urn:xmpp:ping")), result: true},

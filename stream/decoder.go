@@ -19,6 +19,10 @@ const (
 	maxPooledLen = 1 << 12  // scratch slices longer than this are dropped
 )
 
+// minCloseTagBytes is how long </stream:stream> with whitespace may be
+// even if MaxStanzaBytes is smaller.
+const minCloseTagBytes = 64
+
 // workPool holds the per-stanza scratch state (read buffer, event list,
 // element stack) so that idle Decoders do not keep it. It is the only
 // package-level variable that changes, and sync.Pool is safe for
@@ -60,12 +64,10 @@ type Decoder struct {
 	contentNS string // NSClient or NSServer once the header is read
 	dialback  bool   // the header declared xmlns:db
 
-	gate       int  // >= 0: retry the pending tag only once a '>' arrives at or after gate
-	gateQ      byte // quote the gate scan is inside of, or 0
-	gateQuotes bool // the gate scan skips quoted attribute values
-	state      decoderState
-	hstate     uint8
-	inline     bool // buf is the inline buffer
+	closeJ int // where to resume the closing stream tag, relative to pos; 0: not started
+	state  decoderState
+	hstate uint8
+	inline bool // buf is the inline buffer
 
 	small [smallBufSize]byte
 }
@@ -83,6 +85,11 @@ type work struct {
 
 	textLo, textW int // text run: decoded bytes are buf[textLo:textW]; textLo < 0 if none
 
+	inTag uint8    // a tag whose scan is to be resumed (tagStart, tagEnd) or tagNone
+	stag  startTag // the start tag being scanned (offsets relative to st)
+	a0    int      // len(attrs) when the start tag began
+	endJ  int      // where to resume the end tag, relative to st
+
 	used              uint8 // header-declared prefixes used (usedStream, usedDB)
 	nEl, nText, nAttr int   // totals for the tree to build
 
@@ -98,6 +105,13 @@ type work struct {
 	tmp      etree.Element
 	tmpChild [1]etree.Token
 }
+
+// Tags being scanned (work.inTag).
+const (
+	tagNone uint8 = iota
+	tagStart
+	tagEnd
+)
 
 // Scan modes.
 const (
@@ -176,7 +190,7 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.pos, d.end, d.base = 0, 0, 0
 	d.err, d.rerr = nil, nil
 	d.contentNS, d.dialback = "", false
-	d.gate, d.gateQ, d.gateQuotes = -1, 0, false
+	d.closeJ = 0
 	d.state, d.hstate = stHeader, hsStart
 }
 
@@ -229,7 +243,7 @@ func (d *Decoder) Next() (*etree.Element, error) {
 			return nil, d.fail(err)
 		}
 		inElement := d.pos < d.end
-		if d.end-d.pos >= d.lim.MaxStanzaBytes {
+		if n := d.end - d.pos; n >= d.lim.MaxStanzaBytes && (n >= minCloseTagBytes || d.w != nil && d.w.st >= 0) {
 			return nil, d.fail(Errorf(PolicyViolation, "stanza exceeds %d bytes (MaxStanzaBytes) (at byte %d of the stream)", d.lim.MaxStanzaBytes, d.base+int64(d.pos)))
 		}
 		if err := d.fill(); err != nil {
@@ -286,9 +300,10 @@ func (d *Decoder) releaseWork() {
 		d.buf = d.small[:]
 		d.inline = true
 		d.pos, d.end = 0, 0
-		d.gate = -1
+		d.closeJ = 0
 	}
 	d.w = nil
+	w.inTag = tagNone
 	if cap(w.buf) > maxPooledBuf {
 		w.buf = nil
 	}
@@ -319,9 +334,6 @@ func (d *Decoder) shift(delta int) {
 	d.pos -= delta
 	d.end -= delta
 	d.base += int64(delta)
-	if d.gate >= 0 {
-		d.gate -= delta
-	}
 	if w := d.w; w != nil && w.st >= 0 {
 		w.st -= delta
 		w.r -= delta
@@ -384,43 +396,14 @@ func (d *Decoder) fill() error {
 	return io.ErrNoProgress
 }
 
-// armGate makes the next retry of a tag split across reads wait until a
-// '>' (outside quoted values if quotes) arrives at or after at. Retrying
-// only then keeps the work for a tag delivered a byte at a time linear.
-func (d *Decoder) armGate(at int, quotes bool) {
-	d.gate, d.gateQ, d.gateQuotes = at, 0, quotes
-}
-
-// gateOpen reports whether a pending tag is worth scanning again.
-func (d *Decoder) gateOpen() bool {
-	if d.gate < 0 {
-		return true
+// view returns the buffered input from start on that a scan may look at:
+// at most limit bytes from start. Scanning never looks past a limit, so a
+// limit is enforced the same way however the input was split into reads.
+func (d *Decoder) view(start, limit int) []byte {
+	if n := start + limit; n < d.end {
+		return d.buf[:max(n, start)]
 	}
-	b := d.buf[:d.end]
-	j, q := d.gate, d.gateQ
-	for j < len(b) {
-		if q != 0 {
-			for j < len(b) && b[j] != q {
-				j++
-			}
-			if j < len(b) {
-				j++
-				q = 0
-			}
-			continue
-		}
-		c := b[j]
-		j++
-		if c == '>' {
-			d.gate = -1
-			return true
-		}
-		if d.gateQuotes && (c == '\'' || c == '"') {
-			q = c
-		}
-	}
-	d.gate, d.gateQ = j, q
-	return false
+	return d.buf[:d.end]
 }
 
 // locate adds where the error happened to a stream error's text.
@@ -455,20 +438,24 @@ func (d *Decoder) next() (*etree.Element, error) {
 		if b[i] != '<' {
 			return nil, d.locate(Errorf(BadFormat, "text at stream level: only whitespace may appear between first-level elements (RFC 6120 §11.7)"), i)
 		}
+		// A stanza, or the closing tag (which is allowed some whitespace
+		// whatever the limit), may not extend beyond the stanza limit.
+		b = d.view(i, max(d.lim.MaxStanzaBytes, minCloseTagBytes))
 		if i+1 >= len(b) {
 			return nil, errMore
 		}
 		switch b[i+1] {
 		case '/':
-			if !d.gateOpen() {
-				return nil, errMore
+			j := i + 2
+			if d.closeJ > 0 {
+				j = i + d.closeJ
 			}
-			end, err := scanEndTag(b, i, []byte("stream:stream"))
+			end, err := scanEndTag(b, i, j, []byte("stream:stream"))
 			if err == errMore {
-				d.armGate(i+2, false)
+				d.closeJ = end - i
 				return nil, errMore
 			}
-			d.gate = -1
+			d.closeJ = 0
 			if err != nil {
 				return nil, d.locate(err, i)
 			}
@@ -485,7 +472,7 @@ func (d *Decoder) next() (*etree.Element, error) {
 			return nil, d.locate(err, i)
 		}
 		w = d.acquire()
-		w.st, w.r, w.mode, w.depth = i, i, modeTag, 0
+		w.st, w.r, w.mode, w.depth, w.inTag = i, i, modeTag, 0, tagNone
 		w.textLo, w.textW = -1, i
 		w.used, w.nEl, w.nText, w.nAttr = 0, 0, 0, 0
 		w.stack, w.ns, w.events, w.attrs = w.stack[:0], w.ns[:0], w.events[:0], w.attrs[:0]
@@ -559,7 +546,7 @@ func markupError(b []byte, i int) error {
 // written over the bytes already read (textW <= r).
 func (d *Decoder) scanText() error {
 	w := d.w
-	b := d.buf[:d.end]
+	b := d.view(w.st, d.lim.MaxStanzaBytes)
 	i, o := w.r, w.textW
 	if w.textLo < 0 {
 		w.textLo, o = i, i
@@ -640,7 +627,7 @@ func (d *Decoder) scanText() error {
 // current text run (CDATA is kept as plain text).
 func (d *Decoder) scanCDATA() error {
 	w := d.w
-	b := d.buf[:d.end]
+	b := d.view(w.st, d.lim.MaxStanzaBytes)
 	i, o := w.r, w.textW
 	for {
 		j := i
@@ -713,7 +700,7 @@ func (d *Decoder) scanCDATA() error {
 // element. done reports that the first-level element is complete.
 func (d *Decoder) scanTag() (done bool, err error) {
 	w := d.w
-	b := d.buf[:d.end]
+	b := d.view(w.st, d.lim.MaxStanzaBytes)
 	i := w.r
 	if i+1 >= len(b) {
 		return false, errMore
@@ -744,17 +731,18 @@ func (d *Decoder) scanTag() (done bool, err error) {
 		}
 		w.textLo = -1
 	}
-	if !d.gateOpen() {
-		return false, errMore
-	}
 	if b[i+1] == '/' {
 		f := w.stack[len(w.stack)-1]
-		end, err := scanEndTag(b, i, b[w.st+int(f.nameLo):w.st+int(f.nameHi)])
+		j := i + 2
+		if w.inTag == tagEnd {
+			j = w.st + w.endJ
+		}
+		end, err := scanEndTag(b, i, j, b[w.st+int(f.nameLo):w.st+int(f.nameHi)])
 		if err == errMore {
-			d.armGate(i+2, false)
+			w.inTag, w.endJ = tagEnd, end-w.st
 			return false, err
 		}
-		d.gate = -1
+		w.inTag = tagNone
 		if err != nil {
 			return false, d.locate(err, i)
 		}
@@ -766,32 +754,35 @@ func (d *Decoder) scanTag() (done bool, err error) {
 		w.r, w.mode = end, modeText
 		return false, nil
 	}
-	if w.depth >= d.lim.MaxDepth {
-		return false, d.locate(Errorf(PolicyViolation, "element nesting exceeds %d levels (MaxDepth)", d.lim.MaxDepth), i)
+	if w.inTag != tagStart {
+		if w.depth >= d.lim.MaxDepth {
+			return false, d.locate(Errorf(PolicyViolation, "element nesting exceeds %d levels (MaxDepth)", d.lim.MaxDepth), i)
+		}
+		w.stag.reset(i - w.st)
+		w.inTag, w.a0 = tagStart, len(w.attrs)
 	}
-	a0 := len(w.attrs)
-	t, attrs, err := scanStartTag(b, i, w.st, w.attrs, d.lim.MaxAttrs)
+	attrs, err := scanStartTag(b, w.st, &w.stag, w.attrs, d.lim.MaxAttrs)
 	w.attrs = attrs
 	if err == errMore {
-		w.attrs = w.attrs[:a0]
-		d.armGate(i+1, true)
 		return false, err
 	}
-	d.gate = -1
+	w.inTag = tagNone
 	if err != nil {
 		return false, d.locate(err, i)
 	}
-	if err := d.startElement(b, t, a0); err != nil {
+	t := &w.stag
+	if err := d.startElement(b, t, w.a0); err != nil {
 		return false, d.locate(err, i)
 	}
+	end := w.st + t.end
 	if t.empty {
 		d.endElement()
 		if w.depth == 0 {
-			w.stEnd = t.end
+			w.stEnd = end
 			return true, nil
 		}
 	}
-	w.r, w.mode = t.end, modeText
+	w.r, w.mode = end, modeText
 	return false, nil
 }
 
@@ -809,7 +800,7 @@ func (d *Decoder) endElement() {
 // startElement applies the namespace rules (XML Namespaces §5-6, RFC 6120
 // §4.8) to a parsed start tag, whose attributes are w.attrs[a0:], and
 // records it.
-func (d *Decoder) startElement(b []byte, t startTag, a0 int) error {
+func (d *Decoder) startElement(b []byte, t *startTag, a0 int) error {
 	w := d.w
 	st := w.st
 	sb := b[st:] // attribute offsets are relative to st
@@ -859,17 +850,17 @@ func (d *Decoder) startElement(b []byte, t startTag, a0 int) error {
 			w.ns = append(w.ns, nsBind{pLo: a.colon + 1, pHi: a.nameHi, uLo: a.valLo, uHi: a.valHi})
 		}
 	}
-	if t.colon >= 0 {
-		p := b[t.nameLo:t.colon]
+	if t.nameColon >= 0 {
+		p := sb[t.nameLo:t.nameColon]
 		if string(p) == "xmlns" {
-			return Errorf(NotWellFormed, "element <%s> uses the reserved prefix xmlns", b[t.nameLo:t.nameHi])
+			return Errorf(NotWellFormed, "element <%s> uses the reserved prefix xmlns", sb[t.nameLo:t.nameHi])
 		}
 		k := d.lookup(b, p)
 		if k == nsNone {
-			return Errorf(NotWellFormed, "element <%s> uses the undeclared namespace prefix %q (RFC 6120 §11.3)", b[t.nameLo:t.nameHi], p)
+			return Errorf(NotWellFormed, "element <%s> uses the undeclared namespace prefix %q (RFC 6120 §11.3)", sb[t.nameLo:t.nameHi], p)
 		}
 		if d.nsIs(b, k, d.contentNS) {
-			return Errorf(BadNamespacePrefix, "element <%s> has a prefix for the content namespace %s; it must be unprefixed (RFC 6120 §4.8.5)", b[t.nameLo:t.nameHi], d.contentNS)
+			return Errorf(BadNamespacePrefix, "element <%s> has a prefix for the content namespace %s; it must be unprefixed (RFC 6120 §4.8.5)", sb[t.nameLo:t.nameHi], d.contentNS)
 		}
 	}
 	for k := 1; k < len(attrs); k++ {
@@ -878,7 +869,7 @@ func (d *Decoder) startElement(b []byte, t startTag, a0 int) error {
 		for m := range k {
 			o := &attrs[m]
 			if string(sb[o.nameLo:o.nameHi]) == string(name) {
-				return Errorf(NotWellFormed, "duplicate attribute %s on <%s>", name, b[t.nameLo:t.nameHi])
+				return Errorf(NotWellFormed, "duplicate attribute %s on <%s>", name, sb[t.nameLo:t.nameHi])
 			}
 		}
 	}
@@ -891,13 +882,13 @@ func (d *Decoder) startElement(b []byte, t startTag, a0 int) error {
 			p := sb[a.nameLo:a.colon]
 			a.ns = int32(d.lookup(b, p))
 			if a.ns == nsNone {
-				return Errorf(NotWellFormed, "attribute %s of <%s> uses the undeclared namespace prefix %q (RFC 6120 §11.3)", sb[a.nameLo:a.nameHi], b[t.nameLo:t.nameHi], p)
+				return Errorf(NotWellFormed, "attribute %s of <%s> uses the undeclared namespace prefix %q (RFC 6120 §11.3)", sb[a.nameLo:a.nameHi], sb[t.nameLo:t.nameHi], p)
 			}
 			for m := range k {
 				o := &attrs[m]
 				if o.colon >= 0 && o.ns >= nsDB &&
 					string(sb[a.colon+1:a.nameHi]) == string(sb[o.colon+1:o.nameHi]) && d.sameNS(b, int(a.ns), int(o.ns)) {
-					return Errorf(NotWellFormed, "attributes %s and %s of <%s> have the same namespace and local name", sb[o.nameLo:o.nameHi], sb[a.nameLo:a.nameHi], b[t.nameLo:t.nameHi])
+					return Errorf(NotWellFormed, "attributes %s and %s of <%s> have the same namespace and local name", sb[o.nameLo:o.nameHi], sb[a.nameLo:a.nameHi], sb[t.nameLo:t.nameHi])
 				}
 			}
 		}
@@ -912,11 +903,7 @@ func (d *Decoder) startElement(b []byte, t startTag, a0 int) error {
 		w.attrs = w.attrs[:a0+len(kept)]
 	}
 	w.nAttr += len(w.attrs) - a0
-	colon := int32(-1)
-	if t.colon >= 0 {
-		colon = int32(t.colon - st)
-	}
-	nameLo, nameHi := int32(t.nameLo-st), int32(t.nameHi-st)
+	colon, nameLo, nameHi := int32(t.nameColon), int32(t.nameLo), int32(t.nameHi)
 	// Field by field into the slices: building the structs on the stack
 	// and copying them stalls on store forwarding.
 	evIdx := int32(len(w.events))

@@ -96,6 +96,9 @@ func (d *Decoder) ReadHeader() (Header, error) {
 	}
 }
 
+// maxDeclBytes bounds the XML declaration.
+const maxDeclBytes = 256
+
 // errHeaderSize reports a stream header over the limit.
 func errHeaderSize(limit int) error {
 	return Errorf(PolicyViolation, "stream header exceeds %d bytes (MaxHeaderBytes)", limit)
@@ -105,7 +108,7 @@ func errHeaderSize(limit int) error {
 // needs more input.
 func (d *Decoder) header() (Header, error) {
 	for {
-		b := d.buf[:d.end]
+		b := d.view(0, int(int64(d.lim.MaxHeaderBytes)-d.base))
 		i := d.pos
 		switch d.hstate {
 		case hsStart:
@@ -138,15 +141,20 @@ func (d *Decoder) header() (Header, error) {
 				d.hstate = hsMisc
 				continue
 			}
-			if !d.gateOpen() {
-				return Header{}, errMore
+			// The declaration is short; one split across reads is scanned
+			// again from its start, in bounded time.
+			db := b
+			if len(db) > i+maxDeclBytes {
+				db = db[:i+maxDeclBytes]
 			}
-			end, err := scanXMLDecl(b, i)
+			end, err := scanXMLDecl(db, i)
 			if err == errMore {
-				d.armGate(i+2, true)
+				if len(db) < len(b) {
+					err = Errorf(NotWellFormed, "XML declaration longer than %d bytes", maxDeclBytes)
+					return Header{}, d.locate(err, i)
+				}
 				return Header{}, err
 			}
-			d.gate = -1
 			if err != nil {
 				return Header{}, d.locate(err, i)
 			}
@@ -194,28 +202,31 @@ func (d *Decoder) header() (Header, error) {
 			}
 			d.hstate = hsTag
 		case hsTag:
-			if !d.gateOpen() {
-				return Header{}, errMore
-			}
 			w := d.acquire()
-			t, attrs, err := scanStartTag(b, i, 0, w.attrs[:0], max(d.lim.MaxAttrs, DefaultMaxAttrs))
-			w.attrs = attrs[:0]
+			if w.inTag != tagStart {
+				w.stag.reset(0)
+				w.attrs = w.attrs[:0]
+				w.inTag = tagStart
+			}
+			// Offsets are relative to the tag's '<', at d.pos.
+			attrs, err := scanStartTag(b, i, &w.stag, w.attrs, max(d.lim.MaxAttrs, DefaultMaxAttrs))
+			w.attrs = attrs
 			if err == errMore {
-				d.armGate(i+1, true)
 				return Header{}, err
 			}
-			d.gate = -1
+			w.inTag = tagNone
 			if err != nil {
 				return Header{}, d.locate(err, i)
 			}
-			if d.base+int64(t.end) > int64(d.lim.MaxHeaderBytes) {
+			t := &w.stag
+			if d.base+int64(i+t.end) > int64(d.lim.MaxHeaderBytes) {
 				return Header{}, errHeaderSize(d.lim.MaxHeaderBytes)
 			}
-			h, err := d.headerTag(b, t, attrs)
+			h, err := d.headerTag(b[i:], t, attrs)
 			if err != nil {
 				return Header{}, d.locate(err, i)
 			}
-			d.pos = t.end
+			d.pos = i + t.end
 			return h, nil
 		}
 	}
@@ -223,9 +234,8 @@ func (d *Decoder) header() (Header, error) {
 
 // headerTag checks the stream tag against RFC 6120 §4.7-4.8 and returns
 // the header it describes.
-//
-// The attribute offsets are absolute (scanStartTag was given base 0).
-func (d *Decoder) headerTag(b []byte, t startTag, attrs []attrRec) (Header, error) {
+// b starts at the tag's '<': the offsets in t and attrs are relative to it.
+func (d *Decoder) headerTag(b []byte, t *startTag, attrs []attrRec) (Header, error) {
 	name := b[t.nameLo:t.nameHi]
 	for k := range attrs {
 		a := &attrs[k]
@@ -277,8 +287,8 @@ func (d *Decoder) headerTag(b []byte, t startTag, attrs []attrRec) (Header, erro
 	}
 	// The element itself: <stream:stream xmlns:stream='...'> (§4.8.1, §4.8.5).
 	prefix, local := []byte(nil), name
-	if t.colon >= 0 {
-		prefix, local = b[t.nameLo:t.colon], b[t.colon+1:t.nameHi]
+	if t.nameColon >= 0 {
+		prefix, local = b[t.nameLo:t.nameColon], b[t.nameColon+1:t.nameHi]
 	}
 	var ns []byte
 	bound := false

@@ -221,68 +221,66 @@ func controlError(c byte, where string) error {
 	return Errorf(NotWellFormed, "control character U+%04X in %s is not allowed in XML", c, where)
 }
 
-// scanQName scans an XML qualified name (XML Namespaces §4: NCName or
-// NCName ':' NCName) starting at b[i]. It returns the index just past the
-// name and the index of its colon (-1 if it has none). It returns errMore
-// if b ends before the name does.
-func scanQName(b []byte, i int) (end, colon int, err error) {
-	colon = -1
-	j := i
-	start := true // the next character starts an NCName
+// scanName continues scanning an XML qualified name (XML Namespaces §4:
+// NCName or NCName ':' NCName) that starts at b[lo]. j is where to go on
+// from and colon the index of the colon seen so far (-1 if none). It
+// returns the index just past the name and its colon; with errMore it
+// returns the state to resume from once more input has arrived, so that a
+// long name delivered in pieces is scanned once.
+func scanName(b []byte, lo, j, colon int) (int, int, error) {
 	for {
-		if start {
+		if j == lo || colon >= 0 && j == colon+1 {
+			// An NCName starts here.
 			if j >= len(b) {
-				return 0, 0, errMore
+				return j, colon, errMore
 			}
 			c := b[j]
 			if c < utf8.RuneSelf {
 				if charClass[c]&cNameStart == 0 {
-					if j == i {
-						return 0, 0, Errorf(NotWellFormed, "invalid character %q at the start of a name", rune(c))
+					if j == lo {
+						return j, colon, Errorf(NotWellFormed, "invalid character %q at the start of a name", rune(c))
 					}
-					return 0, 0, Errorf(NotWellFormed, "invalid character %q after ':' in name %q", rune(c), b[i:j])
+					return j, colon, Errorf(NotWellFormed, "invalid character %q after ':' in name %q", rune(c), b[lo:j])
 				}
 				j++
 			} else {
 				if !utf8.FullRune(b[j:]) {
-					return 0, 0, errMore
+					return j, colon, errMore
 				}
 				r, n := utf8.DecodeRune(b[j:])
 				if r == utf8.RuneError && n == 1 {
-					return 0, 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
+					return j, colon, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
 				}
 				if !isNameStartRune(r) {
-					return 0, 0, Errorf(NotWellFormed, "character U+%04X cannot start a name", r)
+					return j, colon, Errorf(NotWellFormed, "character U+%04X cannot start a name", r)
 				}
 				j += n
 			}
-			start = false
 		}
 		for j < len(b) && charClass[b[j]]&cName != 0 {
 			j++
 		}
 		if j >= len(b) {
-			return 0, 0, errMore
+			return j, colon, errMore
 		}
 		c := b[j]
 		switch {
 		case c == ':':
 			if colon >= 0 {
-				return 0, 0, Errorf(NotWellFormed, "name %q has more than one colon", b[i:j+1])
+				return j, colon, Errorf(NotWellFormed, "name %q has more than one colon", b[lo:j+1])
 			}
 			colon = j
 			j++
-			start = true
 		case c >= utf8.RuneSelf:
 			if !utf8.FullRune(b[j:]) {
-				return 0, 0, errMore
+				return j, colon, errMore
 			}
 			r, n := utf8.DecodeRune(b[j:])
 			if r == utf8.RuneError && n == 1 {
-				return 0, 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
+				return j, colon, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
 			}
 			if !isNameRune(r) {
-				return 0, 0, Errorf(NotWellFormed, "character U+%04X is not allowed in a name", r)
+				return j, colon, Errorf(NotWellFormed, "character U+%04X is not allowed in a name", r)
 			}
 			j += n
 		default:
@@ -465,163 +463,208 @@ type attrRec struct {
 	drop                  bool  // a redundant declaration of the content namespace
 }
 
-// startTag describes a parsed start tag (absolute offsets).
+// Phases of a start tag scan.
+const (
+	phName     uint8 = iota // the element name
+	phSpace                 // whitespace after the name or an attribute
+	phSlash                 // after '/', expecting '>'
+	phAttrName              // an attribute name
+	phEq                    // whitespace, then '='
+	phQuote                 // whitespace, then the opening quote
+	phValue                 // an attribute value
+)
+
+// startTag is a start tag being scanned, and once done the parsed tag. It
+// records where the scan stopped, so that a tag split across reads is
+// resumed rather than scanned again: a tag delivered a byte at a time
+// costs linear time. Offsets are relative to the base given to
+// scanStartTag, so they stay valid when the buffer moves.
 type startTag struct {
-	nameLo, colon, nameHi int
-	end                   int  // index after '>'
-	empty                 bool // an empty-element tag (<x/>)
-	prefixed              bool // some attribute has a prefix
-	xmlns                 bool // some attribute is named xmlns
+	phase             uint8
+	q                 byte // quote of the value being scanned
+	decode            bool // the value being scanned needs decoding
+	empty             bool // an empty-element tag (<x/>)
+	prefixed          bool // some attribute has a prefix
+	xmlns             bool // some attribute is named xmlns
+	n                 int  // attributes so far
+	j                 int  // where to resume
+	lo, colon         int  // the name being scanned: start and colon (-1: none)
+	wsLo              int  // where the current whitespace run began
+	aLo, aColon, aHi  int  // the attribute name of the value being scanned
+	valLo             int  // the value being scanned
+	nameLo, nameColon int  // the element name
+	nameHi            int
+	end               int // index after '>'
 }
 
-// scanStartTag parses the start tag whose '<' is at b[i], without changing
-// b. It appends the attributes to attrs, with offsets relative to base,
-// and returns them with the tag. It returns errMore if b ends first.
-// maxAttrs bounds the attributes.
-func scanStartTag(b []byte, i, base int, attrs []attrRec, maxAttrs int) (t startTag, _ []attrRec, err error) {
-	j := i + 1
-	t.nameLo = j
-	t.nameHi, t.colon, err = scanQName(b, j)
-	if err != nil {
-		return t, attrs, err
-	}
-	j = t.nameHi
-	n := 0
+// reset prepares t for the tag whose '<' is at base+at.
+func (t *startTag) reset(at int) {
+	*t = startTag{phase: phName, j: at + 1, lo: at + 1, colon: -1}
+}
+
+// scanStartTag scans a start tag, set up with reset, from where it last
+// stopped, without changing b. Its attributes are appended to attrs with
+// offsets relative to base. It returns errMore if b ends first; call it
+// again with the same state once more input is buffered. maxAttrs bounds
+// the attributes.
+func scanStartTag(b []byte, base int, t *startTag, attrs []attrRec, maxAttrs int) ([]attrRec, error) {
+	j := base + t.j
 	for {
-		ws := j
-		for j < len(b) && charClass[b[j]]&cSpace != 0 {
-			j++
-		}
-		if j >= len(b) {
-			return t, attrs, errMore
-		}
-		switch b[j] {
-		case '>':
-			t.end = j + 1
-			return t, attrs, nil
-		case '/':
-			if j+1 >= len(b) {
-				return t, attrs, errMore
+		switch t.phase {
+		case phName, phAttrName:
+			colon := -1
+			if t.colon >= 0 {
+				colon = base + t.colon
 			}
-			if b[j+1] != '>' {
-				return t, attrs, Errorf(NotWellFormed, "'/' not followed by '>' in start tag <%s>", b[t.nameLo:t.nameHi])
+			end, colon, err := scanName(b, base+t.lo, j, colon)
+			t.colon = -1
+			if colon >= 0 {
+				t.colon = colon - base
 			}
-			t.end = j + 2
-			t.empty = true
-			return t, attrs, nil
-		}
-		if j == ws {
-			return t, attrs, Errorf(NotWellFormed, "unexpected %s in start tag <%s>", quoteByte(b[j]), b[t.nameLo:t.nameHi])
-		}
-		if n >= maxAttrs {
-			return t, attrs, Errorf(PolicyViolation, "element <%s> has more than %d attributes (MaxAttrs)", b[t.nameLo:t.nameHi], maxAttrs)
-		}
-		n++
-		nameLo := j
-		nameHi, colon, err := scanQName(b, j)
-		if err != nil {
-			return t, attrs, err
-		}
-		if colon >= 0 {
-			t.prefixed = true
-		} else if nameHi-nameLo == 5 && string(b[nameLo:nameHi]) == "xmlns" {
-			t.xmlns = true
-		}
-		j = nameHi
-		for j < len(b) && charClass[b[j]]&cSpace != 0 {
-			j++
-		}
-		if j >= len(b) {
-			return t, attrs, errMore
-		}
-		if b[j] != '=' {
-			return t, attrs, Errorf(NotWellFormed, "attribute %s of <%s> has no value", b[nameLo:nameHi], b[t.nameLo:t.nameHi])
-		}
-		j++
-		for j < len(b) && charClass[b[j]]&cSpace != 0 {
-			j++
-		}
-		if j >= len(b) {
-			return t, attrs, errMore
-		}
-		q := b[j]
-		if q != '\'' && q != '"' {
-			return t, attrs, Errorf(NotWellFormed, "value of attribute %s of <%s> is not quoted", b[nameLo:nameHi], b[t.nameLo:t.nameHi])
-		}
-		j++
-		valLo := j
-		decode := false
-		for {
-			j = skipAttr(b, j)
+			if err != nil {
+				t.j = end - base
+				return attrs, err
+			}
+			j = end
+			if t.phase == phName {
+				t.nameLo, t.nameColon, t.nameHi = t.lo, t.colon, end-base
+				t.wsLo, t.phase = end-base, phSpace
+				continue
+			}
+			t.aLo, t.aColon, t.aHi = t.lo, t.colon, end-base
+			if t.colon >= 0 {
+				t.prefixed = true
+			} else if end-(base+t.lo) == 5 && string(b[base+t.lo:end]) == "xmlns" {
+				t.xmlns = true
+			}
+			t.phase = phEq
+		case phSpace:
+			for j < len(b) && charClass[b[j]]&cSpace != 0 {
+				j++
+			}
 			if j >= len(b) {
-				return t, attrs, errMore
+				t.j = j - base
+				return attrs, errMore
+			}
+			switch b[j] {
+			case '>':
+				t.end = j + 1 - base
+				return attrs, nil
+			case '/':
+				t.phase = phSlash
+				j++
+				continue
+			}
+			if j == base+t.wsLo {
+				return attrs, Errorf(NotWellFormed, "unexpected %s in start tag <%s>", quoteByte(b[j]), b[base+t.nameLo:base+t.nameHi])
+			}
+			if t.n >= maxAttrs {
+				return attrs, Errorf(PolicyViolation, "element <%s> has more than %d attributes (MaxAttrs)", b[base+t.nameLo:base+t.nameHi], maxAttrs)
+			}
+			t.n++
+			t.lo, t.colon, t.phase = j-base, -1, phAttrName
+		case phSlash:
+			if j >= len(b) {
+				t.j = j - base
+				return attrs, errMore
+			}
+			if b[j] != '>' {
+				return attrs, Errorf(NotWellFormed, "'/' not followed by '>' in start tag <%s>", b[base+t.nameLo:base+t.nameHi])
+			}
+			t.end, t.empty = j+1-base, true
+			return attrs, nil
+		case phEq, phQuote:
+			for j < len(b) && charClass[b[j]]&cSpace != 0 {
+				j++
+			}
+			if j >= len(b) {
+				t.j = j - base
+				return attrs, errMore
 			}
 			c := b[j]
-			if c == q {
-				break
-			}
-			switch {
-			case c == '\'' || c == '"':
-				j++
-			case c == '&' || c == '\t' || c == '\n' || c == '\r':
-				decode = true
-				j++
-			case c == '<':
-				return t, attrs, Errorf(NotWellFormed, "'<' in the value of attribute %s of <%s>", b[nameLo:nameHi], b[t.nameLo:t.nameHi])
-			case c < 0x20:
-				return t, attrs, controlError(c, "an attribute value")
-			default:
-				n, err := checkRune(b, j)
-				if err != nil {
-					return t, attrs, err
+			if t.phase == phEq {
+				if c != '=' {
+					return attrs, Errorf(NotWellFormed, "attribute %s of <%s> has no value", b[base+t.aLo:base+t.aHi], b[base+t.nameLo:base+t.nameHi])
 				}
-				j += n
+				j++
+				t.phase = phQuote
+				continue
 			}
+			if c != '\'' && c != '"' {
+				return attrs, Errorf(NotWellFormed, "value of attribute %s of <%s> is not quoted", b[base+t.aLo:base+t.aHi], b[base+t.nameLo:base+t.nameHi])
+			}
+			j++
+			t.q, t.valLo, t.decode, t.phase = c, j-base, false, phValue
+		case phValue:
+			q := t.q
+			for {
+				j = skipAttr(b, j)
+				if j >= len(b) {
+					t.j = j - base
+					return attrs, errMore
+				}
+				c := b[j]
+				if c == q {
+					break
+				}
+				switch {
+				case c == '\'' || c == '"':
+					j++
+				case c == '&' || c == '\t' || c == '\n' || c == '\r':
+					t.decode = true
+					j++
+				case c == '<':
+					return attrs, Errorf(NotWellFormed, "'<' in the value of attribute %s of <%s>", b[base+t.aLo:base+t.aHi], b[base+t.nameLo:base+t.nameHi])
+				case c < 0x20:
+					return attrs, controlError(c, "an attribute value")
+				default:
+					n, err := checkRune(b, j)
+					if err != nil {
+						t.j = j - base
+						return attrs, err
+					}
+					j += n
+				}
+			}
+			// Field by field into the slice: building the struct on the
+			// stack and copying it stalls on store forwarding.
+			attrs = grow(attrs)
+			a := &attrs[len(attrs)-1]
+			a.nameLo, a.colon, a.nameHi = int32(t.aLo), int32(t.aColon), int32(t.aHi)
+			a.valLo, a.valHi, a.ns = int32(t.valLo), int32(j-base), nsNone
+			a.decode, a.drop = t.decode, false
+			j++
+			t.wsLo, t.phase = j-base, phSpace
 		}
-		if colon >= 0 {
-			colon -= base
-		}
-		// Field by field into the slice: building the struct on the stack
-		// and copying it stalls on store forwarding.
-		attrs = grow(attrs)
-		a := &attrs[len(attrs)-1]
-		a.nameLo, a.colon, a.nameHi = int32(nameLo-base), int32(colon), int32(nameHi-base)
-		a.valLo, a.valHi, a.ns = int32(valLo-base), int32(j-base), nsNone
-		a.decode, a.drop = decode, false
-		j++
 	}
 }
 
-// scanEndTag parses the end tag whose "</" is at b[i]; the element being
-// closed is named name. It returns the index after '>'.
-func scanEndTag(b []byte, i int, name []byte) (int, error) {
-	j := i + 2
-	hi, _, err := scanQName(b, j)
-	if err != nil {
-		if err == errMore && !bytesHavePrefix(name, b[j:]) {
-			return 0, Errorf(NotWellFormed, "end tag </%s...> does not match start tag <%s>", b[j:], name)
+// scanEndTag scans the end tag whose "</" is at b[i] and which must close
+// the element named name, going on from j (i+2 at first). It returns the
+// index after '>'; with errMore it returns where to resume.
+func scanEndTag(b []byte, i, j int, name []byte) (int, error) {
+	lo := i + 2
+	for ; j < lo+len(name); j++ {
+		if j >= len(b) {
+			return j, errMore
 		}
-		return 0, err
+		if b[j] != name[j-lo] {
+			return j, Errorf(NotWellFormed, "end tag </%s...> does not match start tag <%s>", b[lo:j+1], name)
+		}
 	}
-	if string(b[j:hi]) != string(name) {
-		return 0, Errorf(NotWellFormed, "end tag </%s> does not match start tag <%s>", b[j:hi], name)
-	}
-	j = hi
 	for j < len(b) && charClass[b[j]]&cSpace != 0 {
 		j++
 	}
 	if j >= len(b) {
-		return 0, errMore
+		return j, errMore
 	}
 	if b[j] != '>' {
-		return 0, Errorf(NotWellFormed, "unexpected %s in end tag </%s>", quoteByte(b[j]), name)
+		if j == lo+len(name) {
+			return j, Errorf(NotWellFormed, "end tag </%s%c...> does not match start tag <%s>", name, b[j], name)
+		}
+		return j, Errorf(NotWellFormed, "unexpected %s in end tag </%s>", quoteByte(b[j]), name)
 	}
 	return j + 1, nil
-}
-
-// bytesHavePrefix reports whether p is a prefix of b.
-func bytesHavePrefix(b, p []byte) bool {
-	return len(p) <= len(b) && string(b[:len(p)]) == string(p)
 }
 
 // quoteByte describes a byte for an error message.

@@ -93,21 +93,11 @@ type features struct {
 	Bind       *struct{} `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
 }
 
-// anyElement captures an element's name, attributes and inner XML.
+// anyElement captures an element's name, inner XML and text.
 type anyElement struct {
 	XMLName xml.Name
-	Attrs   []xml.Attr `xml:",any,attr"`
-	Inner   string     `xml:",innerxml"`
-	Text    string     `xml:",chardata"`
-}
-
-func (e *anyElement) attr(name string) string {
-	for _, a := range e.Attrs {
-		if a.Name.Space == "" && a.Name.Local == name {
-			return a.Value
-		}
-	}
-	return ""
+	Inner   string `xml:",innerxml"`
+	Text    string `xml:",chardata"`
 }
 
 // stanza is the view of a received stanza the load modes need.
@@ -140,14 +130,17 @@ func (d *dialer) login(ctx context.Context, acc *account, resource string) (*ses
 	// unblocks any read or write below.
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	err = s.negotiate(ctx, d, acc, resource)
-	if !stop() || err != nil {
-		raw.Close()
-		if err == nil || ctx.Err() != nil {
-			err = fmt.Errorf("login as %s: %w (%w)", acc.local, context.Cause(ctx), err)
-		}
-		return nil, err
+	cut := !stop() // the deadline was set to cut the connection
+	switch {
+	case err == nil && !cut:
+		return s, nil
+	case cut || ctx.Err() != nil:
+		err = fmt.Errorf("login as %s: %w (%v)", acc.local, context.Cause(ctx), err)
+	default:
+		err = fmt.Errorf("login as %s: %w", acc.local, err)
 	}
-	return s, nil
+	raw.Close()
+	return nil, err
 }
 
 func (s *session) negotiate(ctx context.Context, d *dialer, acc *account, resource string) error {

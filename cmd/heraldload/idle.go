@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,6 +105,9 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "  total increase:                     %s (%d B)\n", mib(after-before), after-before)
 	fmt.Fprintf(stdout, "  bytes per idle session:             %d   ((after-before)/%d)\n", (after-before)/s, s)
 	fmt.Fprintf(stdout, "  marginal bytes per session:         %d   (second half: (after-mid)/%d)\n", (after-mid)/(s-int64(half)), s-int64(half))
+	if hwm, err := (proc{pid: os.Getpid()}).statusBytes("VmHWM"); err == nil {
+		fmt.Fprintf(stdout, "  (heraldload's own peak RSS:         %s for %d client sessions)\n", mib(hwm), s)
+	}
 	if c.metrics != "" {
 		per := func(a, b float64) float64 { return (b - a) / float64(s) }
 		fmt.Fprintf(stdout, "  Go heap in use per session:         %.0f B (go_memstats_heap_inuse_bytes)\n", per(mBefore.heapInuse, mAfter.heapInuse))

@@ -24,32 +24,39 @@ type proc struct {
 // rssBytes returns the process's resident set size (VmRSS in
 // /proc/PID/status).
 func (p proc) rssBytes() (int64, error) {
+	return p.statusBytes("VmRSS")
+}
+
+// statusBytes returns a memory figure, such as VmRSS or VmHWM, of
+// /proc/PID/status, in bytes.
+func (p proc) statusBytes(key string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
 	if err != nil {
 		return 0, fmt.Errorf("read process status: %w", err)
 	}
-	return parseVmRSS(data)
+	return parseStatusKB(data, key)
 }
 
-// parseVmRSS extracts VmRSS, in bytes, from the text of /proc/PID/status.
-func parseVmRSS(status []byte) (int64, error) {
+// parseStatusKB extracts the "key:  N kB" line of the text of
+// /proc/PID/status and returns N*1024.
+func parseStatusKB(status []byte, key string) (int64, error) {
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
+		rest, ok := strings.CutPrefix(sc.Text(), key+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("unexpected VmRSS line %q", sc.Text())
+			return 0, fmt.Errorf("unexpected %s line %q", key, sc.Text())
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("VmRSS %q: %w", f[0], err)
+			return 0, fmt.Errorf("%s %q: %w", key, f[0], err)
 		}
 		return kb * 1024, nil
 	}
-	return 0, fmt.Errorf("no VmRSS line in process status")
+	return 0, fmt.Errorf("no %s line in process status", key)
 }
 
 // cpu returns the CPU time the process has used in user and kernel mode

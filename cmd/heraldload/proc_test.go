@@ -34,23 +34,26 @@ func TestParseStatTicks(t *testing.T) {
 	}
 }
 
-func TestParseVmRSS(t *testing.T) {
+func TestParseStatusKB(t *testing.T) {
+	status := "Name:\therald\nVmPeak:\t  9000 kB\nVmHWM:\t   20000 kB\nVmRSS:\t   12345 kB\nThreads:\t5\n"
 	for _, tc := range []struct {
-		name, status string
-		want         int64
-		wantErr      bool
+		name, status, key string
+		want              int64
+		wantErr           bool
 	}{
-		{"present", "Name:\therald\nVmPeak:\t  9000 kB\nVmRSS:\t   12345 kB\nThreads:\t5\n", 12345 * 1024, false},
-		{"absent (kernel thread)", "Name:\tkthreadd\nThreads:\t1\n", 0, true},
-		{"odd unit", "VmRSS:\t 12 MB\n", 0, true},
+		{"VmRSS", status, "VmRSS", 12345 * 1024, false},
+		{"VmHWM", status, "VmHWM", 20000 * 1024, false},
+		{"key is not a prefix match", status, "Vm", 0, true},
+		{"absent (kernel thread)", "Name:\tkthreadd\nThreads:\t1\n", "VmRSS", 0, true},
+		{"odd unit", "VmRSS:\t 12 MB\n", "VmRSS", 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseVmRSS([]byte(tc.status))
+			got, err := parseStatusKB([]byte(tc.status), tc.key)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
 			}
 			if got != tc.want {
-				t.Errorf("VmRSS = %d, want %d", got, tc.want)
+				t.Errorf("%s = %d, want %d", tc.key, got, tc.want)
 			}
 		})
 	}
