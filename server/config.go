@@ -189,6 +189,9 @@ type HTTPConfig struct {
 	// Listen is the listener address. "" disables it. Default
 	// "127.0.0.1:5280".
 	Listen string `toml:"listen"`
+	// Pprof serves Go's runtime profiles under /debug/pprof/ on the same
+	// listener, for diagnosing memory and CPU use. Default false.
+	Pprof bool `toml:"pprof"`
 }
 
 // StorageConfig configures persistence.

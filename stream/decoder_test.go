@@ -144,12 +144,12 @@ func TestNextErrors(t *testing.T) {
 		{name: "billion laughs reference only", in: `<message><body>&lol9;</body></message>`, cond: RestrictedXML},
 		{name: "overlong entity name", in: `<message><body>&` + strings.Repeat("a", 100) + `;</body></message>`, cond: RestrictedXML},
 		// XML well-formedness (RFC 6120 §11.3 rule 2).
-		{name: "invalid UTF-8 in text", in: "<message><body>\xff</body></message>", cond: NotWellFormed, text: "UTF-8"},
-		{name: "invalid UTF-8 in attribute", in: "<message to='\xc3\x28'/>", cond: NotWellFormed, text: "UTF-8"},
-		{name: "invalid UTF-8 in name", in: "<mess\xffage/>", cond: NotWellFormed},
-		{name: "truncated UTF-8 sequence", in: "<message><body>\xe2\x82x</body></message>", cond: NotWellFormed},
-		{name: "UTF-8 encoded surrogate", in: "<message><body>\xed\xa0\x80</body></message>", cond: NotWellFormed},
-		{name: "overlong UTF-8", in: "<message><body>\xc0\xbc</body></message>", cond: NotWellFormed},
+		{name: "invalid UTF-8 in text", in: "<message><body>\xff</body></message>", cond: UnsupportedEncoding, text: "UTF-8"},
+		{name: "invalid UTF-8 in attribute", in: "<message to='\xc3\x28'/>", cond: UnsupportedEncoding, text: "UTF-8"},
+		{name: "invalid UTF-8 in name", in: "<mess\xffage/>", cond: UnsupportedEncoding},
+		{name: "truncated UTF-8 sequence", in: "<message><body>\xe2\x82x</body></message>", cond: UnsupportedEncoding},
+		{name: "UTF-8 encoded surrogate", in: "<message><body>\xed\xa0\x80</body></message>", cond: UnsupportedEncoding},
+		{name: "overlong UTF-8", in: "<message><body>\xc0\xbc</body></message>", cond: UnsupportedEncoding},
 		{name: "U+FFFE", in: "<message><body>\xef\xbf\xbe</body></message>", cond: NotWellFormed},
 		{name: "NUL in text", in: "<message><body>a\x00b</body></message>", cond: NotWellFormed, text: "U+0000"},
 		{name: "control character in text", in: "<message><body>\x01</body></message>", cond: NotWellFormed, text: "U+0001"},
@@ -615,7 +615,9 @@ func TestTreeShape(t *testing.T) {
 	if a := y.SelectAttr("x:z"); a == nil || a.Element() != y || a.NamespaceURI() != "urn:x" {
 		t.Fatalf("x:z = %+v", a)
 	}
-	if a := el.SelectAttr("to"); a == nil || a.Element() != el {
+	// Unprefixed attributes are filled in directly (see Next): they have
+	// no namespace and Attr.Element is nil.
+	if a := el.SelectAttr("to"); a == nil || a.Value != "a" || a.NamespaceURI() != "" || a.Element() != nil {
 		t.Fatalf("to = %+v", a)
 	}
 	// The tree can be changed without disturbing its neighbours.
@@ -623,5 +625,78 @@ func TestTreeShape(t *testing.T) {
 	el.CreateElement("extra")
 	if got := string(AppendElement(nil, el)); got != `<message to="a"><body new="1">hi</body><x:y xmlns:x="urn:x" x:z="1"/><extra/></message>` {
 		t.Fatalf("after changes: %s", got)
+	}
+}
+
+// spyReader reports each Read to a callback.
+type spyReader struct {
+	r  io.Reader
+	on func(p []byte)
+}
+
+func (s *spyReader) Read(p []byte) (int, error) {
+	s.on(p)
+	return s.r.Read(p)
+}
+
+// TestBufferBound checks that a huge stanza is rejected without being
+// buffered whole: the read buffer stays within the limit plus one read.
+func TestBufferBound(t *testing.T) {
+	for _, max := range []int{DefaultMaxStanzaBytes, 10000} {
+		in := hdrClient + `<message><body>` + strings.Repeat("x", 1<<20) + `</body></message>`
+		var d *Decoder
+		largest, total := 0, 0
+		sr := &spyReader{r: iotest.HalfReader(strings.NewReader(in))}
+		sr.on = func(p []byte) {
+			largest = maxInt(largest, len(d.buf))
+			total += len(p)
+		}
+		d = NewDecoder(sr, Limits{MaxStanzaBytes: max})
+		if _, err := d.ReadHeader(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := d.Next()
+		if condition(err) != PolicyViolation {
+			t.Fatalf("err = %v", err)
+		}
+		if largest > max+minRead {
+			t.Errorf("limit %d: read buffer grew to %d bytes", max, largest)
+		}
+		if total > 2*max+len(hdrClient)+workBufSize {
+			t.Errorf("limit %d: offered %d bytes to Read", max, total)
+		}
+	}
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// TestConcurrentDecoders runs decoders in parallel: they share only the
+// pool of scratch state, which must not mix their stanzas up.
+func TestConcurrentDecoders(t *testing.T) {
+	data, n := benchStream(8)
+	want := decodeString(t, string(data), Limits{}, nil)
+	if len(want.els) != n {
+		t.Fatalf("%d elements, want %d", len(want.els), n)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			res := decodeString(t, string(data), Limits{}, func(r io.Reader) io.Reader { return &chunkReader{r: r, n: 100 + g*37} })
+			if res.err != io.EOF || strings.Join(res.els, "") != strings.Join(want.els, "") {
+				errs <- errors.New("decoded stream differs")
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

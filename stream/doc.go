@@ -50,7 +50,8 @@
 // nodes. A stanza therefore costs a handful of allocations whatever its
 // size. All strings of a returned tree share that one allocation; copy
 // (strings.Clone) a small piece of a large stanza before keeping it for
-// long.
+// long. Unprefixed attributes are stored into Element.Attr directly, so
+// their Attr.Element is nil (see [Decoder.Next]).
 //
 // # Encoding
 //

@@ -117,7 +117,10 @@ func (d *Decoder) header() (Header, error) {
 			}
 			switch {
 			case b[i] == 0xEF && b[i+1] == 0xBB && b[i+2] == 0xBF:
-				d.pos += 3 // UTF-8 byte order mark
+				// RFC 6120 §11.6: U+FEFF is a zero width no-break space,
+				// never a byte order mark, and no text may precede the
+				// stream header.
+				return Header{}, Errorf(NotWellFormed, "U+FEFF before the stream header: it is not a byte order mark in XMPP (RFC 6120 §11.6)")
 			case b[i] == 0xFE && b[i+1] == 0xFF, b[i] == 0xFF && b[i+1] == 0xFE:
 				return Header{}, Errorf(UnsupportedEncoding, "UTF-16 byte order mark: XMPP streams must be UTF-8 (RFC 6120 §11.6)")
 			case b[i] == 0 && b[i+1] == 0 && b[i+2] == 0xFE && b[i+3] == 0xFF:

@@ -56,9 +56,10 @@ var charClass = func() (t [256]uint8) {
 	return t
 }()
 
-// SWAR (SIMD within a register) helpers: the scanning loops test eight
-// bytes at a time for bytes that need a closer look, and fall back to the
-// charClass table only at a candidate. In each mask the lowest set bit
+// SWAR (SIMD within a register) helpers: skipAttr tests eight bytes at a
+// time for bytes that need a closer look, and falls back to the charClass
+// table only at a candidate. (Text runs in stanzas are mostly short; a
+// plain table loop measured faster for them.) In each mask the lowest set bit
 // always marks a genuine match (a borrow only propagates upwards), so
 // jumping to it never skips a byte that matters.
 const (
@@ -72,44 +73,16 @@ func swarEq(x uint64, c byte) uint64 {
 	return (v - swarLo) &^ v & swarHi
 }
 
-// swarSpecial flags the bytes of x that are below 0x20, at or above 0x80,
-// or equal to '<' or '&'.
-func swarSpecial(x uint64) uint64 {
-	return (x-swarLo*0x20)&^x&swarHi | x&swarHi | swarEq(x, '<') | swarEq(x, '&')
-}
-
-// skipText returns the index of the first byte at or after j that is
-// special in character data (class cText), or len(b).
-func skipText(b []byte, j int) int {
-	for {
-		for j+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[j:])
-			if m := swarSpecial(x) | swarEq(x, ']'); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			j += 8
-		}
-		if j+8 > len(b) {
-			for j < len(b) && charClass[b[j]]&cText == 0 {
-				j++
-			}
-			return j
-		}
-		if charClass[b[j]]&cText != 0 {
-			return j
-		}
-		j++
-	}
-}
-
 // skipAttr returns the index of the first byte at or after j that is
 // special in an attribute value (class cAttr), or len(b).
 func skipAttr(b []byte, j int) int {
 	for {
 		for j+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[j:])
-			if m := swarSpecial(x) | swarEq(x, '\'') | swarEq(x, '"'); m != 0 {
+			// Bytes below 0x28 cover the controls, '"', '&' and '\''
+			// (and a few harmless ones, checked below); bytes from 0x80
+			// start UTF-8 sequences.
+			if m := (x-swarLo*0x28)&^x&swarHi | x&swarHi | swarEq(x, '<'); m != 0 {
 				j += bits.TrailingZeros64(m) >> 3
 				break
 			}
@@ -207,7 +180,8 @@ func checkRune(b []byte, i int) (int, error) {
 	}
 	r, n := utf8.DecodeRune(b[i:])
 	if r == utf8.RuneError && n == 1 {
-		return 0, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X", b[i])
+		// RFC 6120 §11.6: data that is not UTF-8 is unsupported-encoding.
+		return 0, Errorf(UnsupportedEncoding, "invalid UTF-8 byte 0x%02X: XMPP streams must be UTF-8 (RFC 6120 §11.6)", b[i])
 	}
 	if !isChar(r) {
 		return 0, Errorf(NotWellFormed, "character U+%04X is not allowed in XML", r)
@@ -249,7 +223,7 @@ func scanName(b []byte, lo, j, colon int) (int, int, error) {
 				}
 				r, n := utf8.DecodeRune(b[j:])
 				if r == utf8.RuneError && n == 1 {
-					return j, colon, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
+					return j, colon, Errorf(UnsupportedEncoding, "invalid UTF-8 byte 0x%02X in a name: XMPP streams must be UTF-8 (RFC 6120 §11.6)", c)
 				}
 				if !isNameStartRune(r) {
 					return j, colon, Errorf(NotWellFormed, "character U+%04X cannot start a name", r)
@@ -277,7 +251,7 @@ func scanName(b []byte, lo, j, colon int) (int, int, error) {
 			}
 			r, n := utf8.DecodeRune(b[j:])
 			if r == utf8.RuneError && n == 1 {
-				return j, colon, Errorf(NotWellFormed, "invalid UTF-8 byte 0x%02X in a name", c)
+				return j, colon, Errorf(UnsupportedEncoding, "invalid UTF-8 byte 0x%02X in a name: XMPP streams must be UTF-8 (RFC 6120 §11.6)", c)
 			}
 			if !isNameRune(r) {
 				return j, colon, Errorf(NotWellFormed, "character U+%04X is not allowed in a name", r)
@@ -497,9 +471,11 @@ type startTag struct {
 	end               int // index after '>'
 }
 
-// reset prepares t for the tag whose '<' is at base+at.
+// reset prepares t for the tag whose '<' is at base+at. (The fields it
+// leaves are set before they are read.)
 func (t *startTag) reset(at int) {
-	*t = startTag{phase: phName, j: at + 1, lo: at + 1, colon: -1}
+	t.phase, t.j, t.lo, t.colon, t.n = phName, at+1, at+1, -1, 0
+	t.empty, t.prefixed, t.xmlns = false, false, false
 }
 
 // scanStartTag scans a start tag, set up with reset, from where it last
@@ -512,18 +488,30 @@ func scanStartTag(b []byte, base int, t *startTag, attrs []attrRec, maxAttrs int
 	for {
 		switch t.phase {
 		case phName, phAttrName:
-			colon := -1
-			if t.colon >= 0 {
-				colon = base + t.colon
+			// Fast path: an ASCII name without a prefix, complete in b.
+			lo := base + t.lo
+			end := j
+			if end == lo && end < len(b) && charClass[b[end]]&cNameStart != 0 {
+				end++
+				for end < len(b) && charClass[b[end]]&cName != 0 {
+					end++
+				}
 			}
-			end, colon, err := scanName(b, base+t.lo, j, colon)
-			t.colon = -1
-			if colon >= 0 {
-				t.colon = colon - base
-			}
-			if err != nil {
-				t.j = end - base
-				return attrs, err
+			if end == j || end >= len(b) || b[end] == ':' || b[end] >= utf8.RuneSelf {
+				colon := -1
+				if t.colon >= 0 {
+					colon = base + t.colon
+				}
+				var err error
+				end, colon, err = scanName(b, lo, j, colon)
+				t.colon = -1
+				if colon >= 0 {
+					t.colon = colon - base
+				}
+				if err != nil {
+					t.j = end - base
+					return attrs, err
+				}
 			}
 			j = end
 			if t.phase == phName {
@@ -534,8 +522,14 @@ func scanStartTag(b []byte, base int, t *startTag, attrs []attrRec, maxAttrs int
 			t.aLo, t.aColon, t.aHi = t.lo, t.colon, end-base
 			if t.colon >= 0 {
 				t.prefixed = true
-			} else if end-(base+t.lo) == 5 && string(b[base+t.lo:end]) == "xmlns" {
+			} else if end-lo == 5 && string(b[lo:end]) == "xmlns" {
 				t.xmlns = true
+			}
+			// Fast path: ='value' right after the name.
+			if end+1 < len(b) && b[end] == '=' && (b[end+1] == '\'' || b[end+1] == '"') {
+				j = end + 2
+				t.q, t.valLo, t.decode, t.phase = b[end+1], j-base, false, phValue
+				continue
 			}
 			t.phase = phEq
 		case phSpace:
