@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -90,6 +91,20 @@ type conn struct {
 	// stopped mirrors closing for the read loop, without the lock.
 	stopped atomic.Bool
 
+	// Parking (see poller): running is true while a goroutine reads the
+	// bound session; parkReq asks that goroutine to park; sweepSeen is
+	// owned by the server's sweeper. pollToken and pollAdded are guarded
+	// by the poller's lock.
+	ctx        context.Context
+	log        *slog.Logger
+	running    atomic.Bool
+	parkReq    atomic.Bool
+	sweepSeen  uint64
+	pollToken  uint64
+	pollAdded  bool
+	finishOnce sync.Once
+	stopCtx    func() bool
+
 	// Idle detection: seenBytes is owned by the idle timer's callback;
 	// pingID is shared with the read loop.
 	idle      atomic.Pointer[time.Timer]
@@ -115,7 +130,31 @@ func (c *conn) JID() jid.JID { return c.jid }
 
 var _ router.Session = (*conn)(nil)
 
-var errSessionClosed = errors.New("c2s: session closed")
+var (
+	errSessionClosed = errors.New("c2s: session closed")
+	errParked        = errors.New("c2s: session parked")
+)
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// requestPark asks the goroutine reading a session that has been silent
+// since the last sweep to park, by making its blocked read time out.
+// Only the server's sweeper calls it.
+func (c *conn) requestPark() {
+	if !c.running.Load() {
+		return
+	}
+	n := c.in.n.Load()
+	if n != c.sweepSeen {
+		c.sweepSeen = n
+		return
+	}
+	c.parkReq.Store(true)
+	c.raw.SetReadDeadline(time.Now())
+}
 
 // Send implements router.Session: it serialises el into the outbound queue.
 func (c *conn) Send(el *etree.Element) error {
@@ -179,6 +218,10 @@ func (c *conn) closeWith(errBytes []byte, why string) {
 	nc.SetReadDeadline(time.Now().Add(closeGrace))
 	if start {
 		go c.writeLoop()
+	}
+	// A parked session has no reader to see the client's closing tag.
+	if c.srv.poll != nil && c.srv.poll.unpark(c) {
+		go c.resume()
 	}
 }
 
@@ -266,39 +309,20 @@ func (c *conn) writeNow(b []byte) error {
 	return err
 }
 
-// serve runs the connection from accept to close.
+// serve runs the connection from accept through negotiation, then reads
+// the bound session until it ends or parks.
 func (c *conn) serve(ctx context.Context) {
-	m := c.srv.metrics
-	m.open.Inc()
-	log := c.srv.cfg.Logger.With("remote", c.raw.RemoteAddr().String())
-	reason := "client-closed"
+	c.ctx = ctx
+	c.srv.metrics.open.Inc()
+	c.log = c.srv.cfg.Logger.With("remote", c.raw.RemoteAddr().String())
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("c2s: panic in session", "panic", p, "stack", string(debug.Stack()))
-			reason = string(stream.InternalServerError)
-			c.fail(stream.Errorf(stream.InternalServerError, "the server hit an internal error"))
+			c.panicked(p)
 		}
-		if t := c.idle.Load(); t != nil {
-			t.Stop()
-		}
-		if c.bound {
-			c.srv.cfg.Router.Unbind(ctx, c)
-		}
-		c.mu.Lock()
-		if c.closeWhy != "" {
-			reason = c.closeWhy
-		}
-		c.closing = true
-		c.mu.Unlock()
-		c.netConn().Close()
-		m.open.Dec()
-		m.closed.WithLabelValues(reason).Inc()
-		log.Debug("c2s: connection closed", "jid", c.jid.String(), "reason", reason)
 	}()
-	stop := context.AfterFunc(ctx, func() {
+	c.stopCtx = context.AfterFunc(ctx, func() {
 		c.Close(stream.Errorf(stream.SystemShutdown, "the server is shutting down"))
 	})
-	defer stop()
 
 	c.raw.SetDeadline(time.Now().Add(c.srv.cfg.AuthTimeout))
 	c.dec = stream.NewDecoder(&c.in, c.srv.cfg.Limits)
@@ -306,27 +330,85 @@ func (c *conn) serve(ctx context.Context) {
 		c.recordFailure(err)
 		c.fail(err)
 		if se, ok := stream.AsError(err); ok {
-			log.Info("c2s: negotiation failed", "error", se.Error())
+			c.log.Info("c2s: negotiation failed", "error", se.Error())
 		} else if !isClosed(err) {
-			log.Debug("c2s: negotiation ended", "err", err)
+			c.log.Debug("c2s: negotiation ended", "err", err)
 		}
+		c.finish()
 		return
 	}
 	c.netConn().SetDeadline(time.Time{})
-	log.Info("c2s: session bound", "jid", c.jid.String())
+	c.log.Info("c2s: session bound", "jid", c.jid.String())
 	c.startIdleTimer()
-	err := c.readStanzas(ctx)
+	c.readLoop()
+}
+
+// panicked ends a session whose goroutine panicked, keeping the server up.
+func (c *conn) panicked(p any) {
+	c.log.Error("c2s: panic in session", "panic", p, "stack", string(debug.Stack()))
+	c.recordFailure(stream.Errorf(stream.InternalServerError, "panic"))
+	c.fail(stream.Errorf(stream.InternalServerError, "the server hit an internal error"))
+	c.finish()
+}
+
+// resume continues a parked session in a new goroutine.
+func (c *conn) resume() {
+	defer func() {
+		if p := recover(); p != nil {
+			c.panicked(p)
+		}
+	}()
+	if !c.stopped.Load() {
+		c.raw.SetReadDeadline(time.Time{})
+	}
+	c.readLoop()
+}
+
+// readLoop reads the bound session until the stream ends (then it finishes
+// the session) or the session parks (then the goroutine just returns).
+func (c *conn) readLoop() {
+	c.running.Store(true)
+	err := c.readStanzas(c.ctx)
+	c.running.Store(false)
+	if errors.Is(err, errParked) {
+		return // the poller resumes the session; touch nothing here
+	}
 	c.recordFailure(err)
-	c.mu.Lock()
-	closing := c.closing
-	c.mu.Unlock()
-	if closing {
-		return // Close already sent the error and closing tag
+	if !c.stopped.Load() {
+		if se, ok := stream.AsError(err); ok {
+			c.log.Info("c2s: stream error", "jid", c.jid.String(), "error", se.Error())
+		}
+		c.fail(err)
 	}
-	if se, ok := stream.AsError(err); ok {
-		log.Info("c2s: stream error", "jid", c.jid.String(), "error", se.Error())
-	}
-	c.fail(err)
+	c.finish()
+}
+
+// finish releases everything the session holds, once.
+func (c *conn) finish() {
+	c.finishOnce.Do(func() {
+		if c.stopCtx != nil {
+			c.stopCtx()
+		}
+		if t := c.idle.Load(); t != nil {
+			t.Stop()
+		}
+		if c.bound {
+			c.srv.cfg.Router.Unbind(c.ctx, c)
+		}
+		c.mu.Lock()
+		reason := c.closeWhy
+		if reason == "" {
+			reason = "client-closed"
+		}
+		c.closing = true
+		c.mu.Unlock()
+		c.stopped.Store(true)
+		c.netConn().Close()
+		c.srv.metrics.open.Dec()
+		c.srv.metrics.closed.WithLabelValues(reason).Inc()
+		c.log.Debug("c2s: connection closed", "jid", c.jid.String(), "reason", reason)
+		c.srv.connDone(c)
+	})
 }
 
 // recordFailure remembers why the connection ends, for logs and metrics.
@@ -655,6 +737,14 @@ func (c *conn) readStanzas(ctx context.Context) error {
 	for {
 		el, err := c.dec.Next()
 		if err != nil {
+			if c.parkReq.Swap(false) && isTimeout(err) && !c.stopped.Load() {
+				// The sweeper interrupted a silent session's read.
+				if c.dec.Buffered() == 0 && c.srv.poll != nil && c.srv.poll.park(c) {
+					return errParked
+				}
+				c.raw.SetReadDeadline(time.Time{})
+				continue
+			}
 			return err
 		}
 		if c.stopped.Load() {

@@ -61,6 +61,8 @@ const (
 	// DefaultPingTimeout is how long the server waits for a ping answer
 	// before closing the stream with <connection-timeout/>.
 	DefaultPingTimeout = 60 * time.Second
+	// DefaultParkAfter is how long a session is silent before it parks.
+	DefaultParkAfter = 2 * time.Second
 	// DefaultSASLRetries is the default number of SASL attempts allowed on
 	// one stream (RFC 6120 §6.4.5: "at least 2 and no more than 5").
 	DefaultSASLRetries = 3
@@ -163,6 +165,11 @@ type C2SConfig struct {
 	// before closing the stream with <connection-timeout/> (RFC 6120
 	// §4.9.3.4). Default 60s.
 	PingTimeout Duration `toml:"ping_timeout"`
+	// ParkAfter is how long a bound session may be silent before its
+	// reading goroutine is released and the socket is watched by a shared
+	// poller instead, which saves most of an idle session's memory (Linux
+	// only). "0s" disables parking. Default 2s.
+	ParkAfter Duration `toml:"park_after"`
 	// SASLRetries is the number of failed SASL attempts allowed on one
 	// stream, between 2 and 5 (RFC 6120 §6.4.5). Default 3.
 	SASLRetries int `toml:"sasl_retries"`
@@ -248,6 +255,7 @@ func DefaultConfig() Config {
 			AuthTimeout:        Duration(DefaultAuthTimeout),
 			IdleTimeout:        Duration(DefaultIdleTimeout),
 			PingTimeout:        Duration(DefaultPingTimeout),
+			ParkAfter:          Duration(DefaultParkAfter),
 			SASLRetries:        DefaultSASLRetries,
 		},
 		S2S:     S2SConfig{Listen: DefaultS2SListen},
@@ -494,6 +502,9 @@ func (c *Config) Validate() error {
 		if t.d <= 0 {
 			bad("%s = %q: must be a positive duration, such as \"60s\"", t.key, t.d)
 		}
+	}
+	if s.ParkAfter < 0 {
+		bad("c2s.park_after = %q: must be a duration of zero (never park) or more, such as \"2s\"", s.ParkAfter)
 	}
 	return errors.Join(errs...)
 }

@@ -156,6 +156,7 @@ outbound_queue_bytes = 20000
 auth_timeout = "30s"
 idle_timeout = "2m30s"
 ping_timeout = "10s"
+park_after = "0s"
 sasl_retries = 5
 allow_anonymous = true
 client_ca_file = "ca.pem"

@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		AuthTimeout:        cfg.C2S.AuthTimeout.Std(),
 		IdleTimeout:        cfg.C2S.IdleTimeout.Std(),
 		PingTimeout:        cfg.C2S.PingTimeout.Std(),
+		ParkAfter:          parkAfter(cfg.C2S.ParkAfter.Std()),
 		SASLRetries:        cfg.C2S.SASLRetries,
 		AllowAnonymous:     cfg.C2S.AllowAnonymous,
 		ExternalAuth:       tlsCfg.ClientCAs != nil,
@@ -151,6 +152,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// parkAfter maps the configuration's "0 disables" to c2s's "negative
+// disables".
+func parkAfter(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // loadTLS loads the configured certificate, or the development certificate
