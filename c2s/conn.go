@@ -249,7 +249,10 @@ func (c *conn) writeLoop() {
 			c.spare = nil
 			c.mu.Unlock()
 			if closing {
-				c.finishClose(nc)
+				// The closing tag is out: TLS close_notify and TCP FIN;
+				// the reader waits for the client's own closing tag
+				// within the grace period Close set.
+				c.halfClose()
 			}
 			return
 		}
@@ -275,13 +278,6 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 	}
-}
-
-// finishClose ends a stream whose closing tag has been written: TLS gets a
-// close_notify, TCP a FIN, and the read side is left to see the client's own
-// closing tag within the grace period set by Close.
-func (c *conn) finishClose(net.Conn) {
-	c.halfClose()
 }
 
 func (c *conn) halfClose() {
@@ -587,9 +583,9 @@ func (c *conn) negotiate(ctx context.Context) error {
 	return c.negotiateBind(ctx)
 }
 
+// newFeatures returns an empty <stream:features/> (RFC 6120 §4.3.2).
 func newFeatures() *etree.Element {
-	f := etree.NewElement("stream:features")
-	return f
+	return etree.NewElement("stream:features")
 }
 
 // negotiateSTARTTLS offers only STARTTLS, marked required (RFC 6120 §5.3.1,

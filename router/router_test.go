@@ -42,7 +42,7 @@ type accounts map[string]bool
 
 func (a accounts) AccountExists(_ context.Context, bare string) (bool, error) { return a[bare], nil }
 
-func newTestRouter(t *testing.T) *Router {
+func newTestRouter(t testing.TB) *Router {
 	t.Helper()
 	reg := namespaces.NewRegistry(nil)
 	if err := reg.Register(standard.Modules()...); err != nil {
@@ -61,7 +61,7 @@ func newTestRouter(t *testing.T) *Router {
 }
 
 // online binds a session and sends initial presence with the priority.
-func online(t *testing.T, r *Router, full string, priority string) *fakeSession {
+func online(t testing.TB, r *Router, full string, priority string) *fakeSession {
 	t.Helper()
 	s := &fakeSession{jid: jid.MustParse(full)}
 	r.Bind(s)
