@@ -661,6 +661,11 @@ func (c *conn) negotiateBind(ctx context.Context) error {
 	sess := features.CreateElement("session")
 	sess.CreateAttr("xmlns", nsSession)
 	sess.CreateElement("optional")
+	if c.srv.cfg.Features != nil {
+		for _, f := range c.srv.cfg.Features() {
+			features.AddChild(f)
+		}
+	}
 	if err := c.openStream(features); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/herald-im/herald/jid"
@@ -53,6 +54,9 @@ type Config struct {
 	// TLS config verified (TLS.ClientAuth and TLS.ClientCAs must be set
 	// for clients to present one), per XEP-0178.
 	ExternalAuth bool
+	// Features returns the stream features modules advertise next to
+	// resource binding (e.g. roster versioning); nil for none.
+	Features func() []*etree.Element
 	// Router receives every stanza from bound sessions.
 	Router *router.Router
 	// Accounts looks up credentials.

@@ -81,6 +81,21 @@ type Request struct {
 	To jid.JID
 	// Target says which of the two To is.
 	Target Target
+
+	after []func()
+}
+
+// AfterReply asks for f to run once the reply to this request has been
+// queued to the requester, for protocols whose follow-up stanzas must come
+// after the result (e.g. roster pushes after a versioned roster get).
+func (r *Request) AfterReply(f func()) { r.after = append(r.after, f) }
+
+// RunAfterReply runs the functions registered with AfterReply; the router
+// calls it after queueing the reply.
+func (r *Request) RunAfterReply() {
+	for _, f := range r.after {
+		f()
+	}
 }
 
 // IQHandler answers one kind of IQ. It returns the payload of the result iq
@@ -126,12 +141,13 @@ type registration struct {
 // and [Registry.Register]; once [Registry.Seal] has been called it is
 // read-only and safe for concurrent use.
 type Registry struct {
-	iq         map[iqKey]registration
-	features   map[Target][]string
-	identities map[Target][]Identity
-	modules    []string
-	sealed     atomic.Bool
-	host       Host
+	iq             map[iqKey]registration
+	features       map[Target][]string
+	identities     map[Target][]Identity
+	modules        []string
+	streamFeatures []func() *etree.Element
+	sealed         atomic.Bool
+	host           Host
 }
 
 // Host is what the running server offers to modules. It grows optional
@@ -199,6 +215,16 @@ func (r *Registry) LookupIQ(typ string, name xml.Name, target Target) IQHandler 
 	return reg.handler
 }
 
+// StreamFeatures returns the stream features (RFC 6120 §4.3.2) modules
+// advertise to a client once it has authenticated, each freshly built.
+func (r *Registry) StreamFeatures() []*etree.Element {
+	out := make([]*etree.Element, 0, len(r.streamFeatures))
+	for _, f := range r.streamFeatures {
+		out = append(out, f())
+	}
+	return out
+}
+
 // Features returns the sorted disco features advertised for target.
 func (r *Registry) Features(target Target) []string {
 	return r.features[target]
@@ -258,6 +284,13 @@ func (h *Handle) AddFeature(targets Target, feature string) {
 			h.reg.features[t] = append(h.reg.features[t], feature)
 		}
 	}
+}
+
+// AddStreamFeature advertises a stream feature to authenticated clients,
+// next to resource binding; build returns the feature element.
+func (h *Handle) AddStreamFeature(build func() *etree.Element) {
+	h.checkOpen()
+	h.reg.streamFeatures = append(h.reg.streamFeatures, build)
 }
 
 // AddIdentity advertises a disco identity for each target.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/namespaces"
+	"github.com/herald-im/herald/router/subscription"
+	"github.com/herald-im/herald/storage"
 	"github.com/herald-im/herald/stream"
 )
 
@@ -48,6 +50,14 @@ type Config struct {
 	Registry *namespaces.Registry
 	// Accounts tells whether a local user exists.
 	Accounts Accounts
+	// Rosters, Requests and Offline persist rosters, pending subscription
+	// requests and offline messages (RFC 6121, XEP-0160).
+	Rosters  storage.Rosters
+	Requests storage.SubscriptionRequests
+	Offline  storage.Offline
+	// OfflineQuota caps the messages stored for one offline account
+	// (default 1000); more are bounced with service-unavailable.
+	OfflineQuota int
 	// Remote handles other domains; nil bounces with remote-server-not-found.
 	Remote Remote
 	// Logger receives the router's logs; nil discards them.
@@ -65,8 +75,18 @@ type Router struct {
 	remote   Remote
 	log      *slog.Logger
 	table    *table
+	rosters  *rosters
+	store    stores
+	quota    int
 
 	undeliverable *prometheus.CounterVec
+}
+
+// stores are the persistence the router uses beyond accounts.
+type stores struct {
+	Rosters  storage.Rosters
+	Requests storage.SubscriptionRequests
+	Offline  storage.Offline
 }
 
 // New returns a router for cfg.
@@ -74,8 +94,11 @@ func New(cfg Config) (*Router, error) {
 	if len(cfg.Domains) == 0 {
 		return nil, errors.New("router: no local domains configured")
 	}
-	if cfg.Registry == nil || cfg.Accounts == nil {
-		return nil, errors.New("router: Registry and Accounts are required")
+	if cfg.Registry == nil || cfg.Accounts == nil || cfg.Rosters == nil || cfg.Requests == nil || cfg.Offline == nil {
+		return nil, errors.New("router: Registry, Accounts, Rosters, Requests and Offline are required")
+	}
+	if cfg.OfflineQuota <= 0 {
+		cfg.OfflineQuota = 1000
 	}
 	r := &Router{
 		domains:  make(map[jid.JID]struct{}, len(cfg.Domains)),
@@ -84,6 +107,9 @@ func New(cfg Config) (*Router, error) {
 		remote:   cfg.Remote,
 		log:      cfg.Logger,
 		table:    newTable(),
+		rosters:  newRosters(),
+		store:    stores{Rosters: cfg.Rosters, Requests: cfg.Requests, Offline: cfg.Offline},
+		quota:    cfg.OfflineQuota,
 		undeliverable: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_router_undeliverable_stanzas_total",
 			Help: "Stanzas the router could not deliver, by stanza kind and outcome (bounced with an error or silently dropped as the RFC requires).",
@@ -142,13 +168,15 @@ func (r *Router) Bind(s Session) {
 // (RFC 6121 §4.5.2, §4.6); the router sends it.
 func (r *Router) Unbind(ctx context.Context, s Session) {
 	res, ok := r.table.unbind(s)
-	if !ok || !res.available {
-		return
+	if ok && res.available {
+		unavailable := etree.NewElement("presence")
+		unavailable.CreateAttr("from", s.JID().String())
+		unavailable.CreateAttr("type", "unavailable")
+		r.broadcastPresence(ctx, s.JID(), unavailable, res.directed)
 	}
-	unavailable := etree.NewElement("presence")
-	unavailable.CreateAttr("from", s.JID().String())
-	unavailable.CreateAttr("type", "unavailable")
-	r.broadcastPresence(ctx, s.JID(), unavailable, res.directed)
+	if ok {
+		r.forgetRoster(s.JID().Bare())
+	}
 }
 
 // Route delivers a stanza received from the bound client session sender.
@@ -246,6 +274,7 @@ func (r *Router) routeMessage(ctx context.Context, sender Session, to jid.JID, e
 	if !to.IsBare() {
 		if t, found := r.table.lookupFull(to, jid.JID{}); found {
 			// RFC 6121 §8.5.3.1: deliver to the resource.
+			stampStanzaID(el, to.Bare())
 			deliverTo(t.sess, el)
 			return
 		}
@@ -259,14 +288,14 @@ func (r *Router) routeMessage(ctx context.Context, sender Session, to jid.JID, e
 			return
 		}
 	}
-	r.deliverToBare(sender, to.Bare(), typ, el)
+	r.deliverToBare(ctx, sender, to.Bare(), typ, el)
 }
 
 // deliverToBare applies RFC 6121 §8.5.2 to a message for a local account
 // that exists: chat and normal go to the available resources of highest
 // non-negative priority, headline to all non-negative ones, groupchat and
 // error are refused or ignored.
-func (r *Router) deliverToBare(sender Session, bare jid.JID, typ string, el *etree.Element) {
+func (r *Router) deliverToBare(ctx context.Context, sender Session, bare jid.JID, typ string, el *etree.Element) {
 	switch typ {
 	case "error":
 		r.drop(el)
@@ -284,16 +313,16 @@ func (r *Router) deliverToBare(sender Session, bare jid.JID, typ string, el *etr
 		}
 	}
 	if best < 0 {
-		// §8.5.2.2.1: no available resource with non-negative priority.
-		// Offline storage arrives with the roster and presence work; until
-		// then the sender learns the message was not delivered.
+		// §8.5.2.2.1: no available resource with non-negative priority:
+		// normal and chat go to offline storage (XEP-0160 §3).
 		if typ == "headline" {
 			r.drop(el)
 			return
 		}
-		r.bounce(sender, el, stream.NewStanzaError(stream.ServiceUnavailable, "the recipient is not online"))
+		r.storeOffline(ctx, sender, bare, el)
 		return
 	}
+	stampStanzaID(el, bare)
 	for _, t := range targets {
 		if !t.available || t.priority < 0 {
 			continue
@@ -346,9 +375,27 @@ func (r *Router) routePresence(ctx context.Context, sender Session, to jid.JID, 
 		return
 	}
 	switch typ {
-	case "", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error":
+	case "", "unavailable", "probe", "error":
+	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+		k, _ := subscription.ParseKind(typ)
+		r.outboundSubscription(ctx, sender, to, k, el)
+		return
 	default:
 		r.bounce(sender, el, stream.NewStanzaError(stream.BadRequest, "unknown presence type %q", typ))
+		return
+	}
+	if typ == "probe" {
+		// A probe from a client (RFC 6121 §4.3): processed for a local
+		// contact, routed otherwise, never answered with an error.
+		if r.IsLocal(to) && to.Local() != "" {
+			if ok, err := r.exists(ctx, to.Bare()); err == nil && ok {
+				r.answerProbe(ctx, to, sender.JID())
+			}
+			return
+		}
+		if !r.IsLocal(to) {
+			_ = r.remote.SendRemote(ctx, to, el)
+		}
 		return
 	}
 	if typ == "" || typ == "unavailable" {
@@ -388,16 +435,10 @@ func (r *Router) routePresence(ctx context.Context, sender Session, to jid.JID, 
 			deliverTo(t.sess, el)
 			return
 		}
-		// §8.5.3.2.2: only subscribe falls back to the bare JID.
-		if typ != "subscribe" {
-			r.drop(el)
-			return
-		}
+		r.drop(el) // §8.5.3.2.2
+		return
 	}
-	// §8.5.2.1.2: to all available resources. Subscription handling
-	// proper (rosters, Appendix A) replaces this for the subscription
-	// types in the presence work; until then they pass through so that
-	// clients can see each other's requests.
+	// §8.5.2.1.2: to all available resources.
 	var buf [8]target
 	delivered := false
 	for _, t := range r.table.resources(buf[:0], to.Bare()) {
@@ -443,17 +484,29 @@ func (r *Router) broadcastOwn(ctx context.Context, sender Session, typ string, e
 	if typ == "unavailable" && !wasAvailable {
 		return // nothing to retract
 	}
-	r.broadcastPresence(ctx, sender.JID(), el, directed)
+	to := r.broadcastPresence(ctx, sender.JID(), el, directed)
 	if typ == "" && !wasAvailable {
 		r.sendOwnPresences(sender)
+		r.sessionStarted(ctx, sender, prio, to)
 	}
 }
 
-// broadcastPresence sends el (from full) to the account's available
-// resources, addressed to the bare JID, and to each directed-presence
-// recipient.
-func (r *Router) broadcastPresence(ctx context.Context, full jid.JID, el *etree.Element, directed map[jid.JID]struct{}) {
+// broadcastPresence sends el (from full) to the contacts subscribed to the
+// account's presence (RFC 6121 §4.2.2, §4.4.2, §4.5.2), to the account's
+// available resources addressed to the bare JID, and to each
+// directed-presence recipient that is not a subscriber. It returns the
+// contacts the account is subscribed to, the targets of probes.
+func (r *Router) broadcastPresence(ctx context.Context, full jid.JID, el *etree.Element, directed map[jid.JID]struct{}) []jid.JID {
 	bare := full.Bare()
+	from, to, err := r.subscribers(ctx, bare)
+	if err != nil {
+		r.log.Error("router: presence broadcast without the roster", "jid", bare.String(), "err", err)
+	}
+	subscribed := make(map[jid.JID]struct{}, len(from))
+	for _, contact := range from {
+		subscribed[contact] = struct{}{}
+		r.deliverPresence(ctx, contact, presenceCopy(el, contact))
+	}
 	own := el.Copy()
 	own.RemoveAttr("to")
 	own.CreateAttr("to", bare.String())
@@ -463,27 +516,13 @@ func (r *Router) broadcastPresence(ctx context.Context, full jid.JID, el *etree.
 			deliverTo(t.sess, own)
 		}
 	}
-	for to := range directed {
-		if to.Bare() == bare {
+	for d := range directed {
+		if _, ok := subscribed[d.Bare()]; ok || d.Bare() == bare {
 			continue
 		}
-		d := el.Copy()
-		d.RemoveAttr("to")
-		d.CreateAttr("to", to.String())
-		if !r.IsLocal(to) {
-			_ = r.remote.SendRemote(ctx, to, d)
-			continue
-		}
-		if to.IsBare() {
-			for _, t := range r.table.resources(buf[:0], to) {
-				if t.available {
-					deliverTo(t.sess, d)
-				}
-			}
-		} else if t, ok := r.table.lookupFull(to, jid.JID{}); ok {
-			deliverTo(t.sess, d)
-		}
+		r.deliverPresence(ctx, d, presenceCopy(el, d))
 	}
+	return to
 }
 
 // sendOwnPresences gives a newly available resource the current presence of
@@ -620,4 +659,5 @@ func (r *Router) handleIQ(ctx context.Context, sender Session, to jid.JID, targe
 		reply.AddChild(result)
 	}
 	deliverTo(sender, reply)
+	req.RunAfterReply()
 }

@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -9,7 +11,11 @@ import (
 
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/namespaces"
-	"github.com/herald-im/herald/namespaces/standard"
+	"github.com/herald-im/herald/namespaces/disco"
+	"github.com/herald-im/herald/namespaces/ping"
+	"github.com/herald-im/herald/namespaces/version"
+	"github.com/herald-im/herald/storage"
+	"github.com/herald-im/herald/storage/sqlite"
 	"github.com/herald-im/herald/stream"
 )
 
@@ -38,26 +44,56 @@ func (f *fakeSession) take() []*etree.Element {
 	return g
 }
 
-type accounts map[string]bool
+type testHost struct{}
 
-func (a accounts) AccountExists(_ context.Context, bare string) (bool, error) { return a[bare], nil }
+func (testHost) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func (testHost) Software() namespaces.Software {
+	return namespaces.Software{Name: "Herald", Version: "test"}
+}
 
+// testAccounts are the accounts every test router has.
+var testAccounts = []string{"juliet@example.com", "romeo@example.com", "nurse@example.com", "benvolio@example.com"}
+
+// newTestRouter returns a router over a fresh SQLite database holding
+// testAccounts.
 func newTestRouter(t testing.TB) *Router {
+	r, _ := newTestRouterDB(t)
+	return r
+}
+
+func newTestRouterDB(t testing.TB) (*Router, *sqlite.DB) {
 	t.Helper()
-	reg := namespaces.NewRegistry(nil)
-	if err := reg.Register(standard.Modules()...); err != nil {
+	reg := namespaces.NewRegistry(testHost{})
+	if err := reg.Register(disco.Module{}, ping.Module{}, version.Module{}); err != nil {
 		t.Fatal(err)
 	}
 	reg.Seal()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	creds, err := storage.NewCredentials("secret", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range testAccounts {
+		if err := db.CreateAccount(context.Background(), a, creds); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r, err := New(Config{
 		Domains:  []jid.JID{jid.MustParse("example.com")},
 		Registry: reg,
-		Accounts: accounts{"juliet@example.com": true, "romeo@example.com": true, "nurse@example.com": true},
+		Accounts: db,
+		Rosters:  db,
+		Requests: db,
+		Offline:  db,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return r, db
 }
 
 // online binds a session and sends initial presence with the priority.
@@ -107,12 +143,14 @@ func TestMessageDelivery(t *testing.T) {
 		resources map[string]string // resource → priority ("" = connected but not available)
 		want      []string          // resources that receive the message
 		bounce    string            // error condition the sender gets, if any
+		offline   bool              // stored for offline delivery (XEP-0160)
 	}{
 		{name: "chat to bare, one resource", to: "juliet@example.com", typ: "chat", resources: map[string]string{"balcony": "1"}, want: []string{"balcony"}},
 		{name: "chat to bare, highest priority wins", to: "juliet@example.com", typ: "chat", resources: map[string]string{"balcony": "1", "chamber": "5"}, want: []string{"chamber"}},
 		{name: "chat to bare, equal priorities get all", to: "juliet@example.com", typ: "chat", resources: map[string]string{"balcony": "3", "chamber": "3"}, want: []string{"balcony", "chamber"}},
-		{name: "normal to bare, negative only", to: "juliet@example.com", typ: "", resources: map[string]string{"balcony": "-1"}, bounce: "service-unavailable"},
-		{name: "chat to bare, none online", to: "juliet@example.com", typ: "chat", bounce: "service-unavailable"},
+		{name: "normal to bare, negative only, stored", to: "juliet@example.com", typ: "", resources: map[string]string{"balcony": "-1"}, offline: true},
+		{name: "chat to bare, none online, stored", to: "juliet@example.com", typ: "chat", offline: true},
+		{name: "full JID gone, chat with nobody online, stored", to: "juliet@example.com/gone", typ: "chat", offline: true},
 		{name: "headline to all non-negative", to: "juliet@example.com", typ: "headline", resources: map[string]string{"a": "1", "b": "5", "c": "-1"}, want: []string{"a", "b"}},
 		{name: "headline none online is dropped", to: "juliet@example.com", typ: "headline"},
 		{name: "groupchat to bare bounces", to: "juliet@example.com", typ: "groupchat", resources: map[string]string{"balcony": "1"}, bounce: "service-unavailable"},
@@ -127,7 +165,7 @@ func TestMessageDelivery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newTestRouter(t)
+			r, db := newTestRouterDB(t)
 			sessions := map[string]*fakeSession{}
 			for res, prio := range tt.resources {
 				sessions[res] = online(t, r, "juliet@example.com/"+res, prio)
@@ -152,6 +190,13 @@ func TestMessageDelivery(t *testing.T) {
 				if wanted && len(got) == 1 && got[0].SelectAttrValue("to", "") != tt.to {
 					t.Errorf("%s: 'to' rewritten to %q (RFC 6121 §8.5.2.1.1 forbids)", res, got[0].SelectAttrValue("to", ""))
 				}
+			}
+			stored, err := db.CountOffline(context.Background(), "juliet@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (stored == 1) != tt.offline || stored > 1 {
+				t.Errorf("%d messages stored offline, want stored=%v", stored, tt.offline)
 			}
 			back := romeo.take()
 			switch {

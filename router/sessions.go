@@ -31,6 +31,9 @@ type resource struct {
 	// presence is the last available presence the resource broadcast,
 	// already stamped; nil while unavailable.
 	presence *etree.Element
+	// interested is set once the resource requested the roster; it then
+	// receives roster pushes (RFC 6121 §2.1.6).
+	interested bool
 	// directed holds the addresses the resource sent directed presence to
 	// while available (RFC 6121 §4.6); they are owed unavailable presence.
 	directed map[jid.JID]struct{}
@@ -137,10 +140,11 @@ func (t *table) update(s Session, f func(r *resource)) bool {
 
 // target is a snapshot of one resource for delivery outside the lock.
 type target struct {
-	sess      Session
-	available bool
-	priority  int
-	directed  bool // the resource sent directed presence to the asking JID
+	sess       Session
+	available  bool
+	priority   int
+	interested bool
+	directed   bool // the resource sent directed presence to the asking JID
 }
 
 // lookupFull returns the session bound at full, if any.
@@ -170,7 +174,7 @@ func (t *table) resources(dst []target, bare jid.JID) []target {
 	defer sh.mu.RUnlock()
 	if acc := sh.accounts[bare]; acc != nil {
 		for _, r := range acc.resources {
-			dst = append(dst, target{sess: r.sess, available: r.available, priority: r.priority})
+			dst = append(dst, target{sess: r.sess, available: r.available, priority: r.priority, interested: r.interested})
 		}
 	}
 	return dst

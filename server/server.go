@@ -25,6 +25,7 @@ import (
 	"github.com/herald-im/herald/internal/devcert"
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/namespaces"
+	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/standard"
 	"github.com/herald-im/herald/router"
 	"github.com/herald-im/herald/storage/sqlite"
@@ -54,14 +55,20 @@ type Server struct {
 	started   bool
 }
 
-// host is what the server offers modules (namespaces.Host).
+// host is what the server offers modules (namespaces.Host), including the
+// optional capabilities of the built-in modules. router is set once built;
+// modules use it only when handling requests.
 type host struct {
-	log *slog.Logger
-	sw  namespaces.Software
+	log    *slog.Logger
+	sw     namespaces.Software
+	router *router.Router
 }
 
-func (h host) Logger() *slog.Logger          { return h.log }
-func (h host) Software() namespaces.Software { return h.sw }
+func (h *host) Logger() *slog.Logger          { return h.log }
+func (h *host) Software() namespaces.Software { return h.sw }
+func (h *host) RosterService() roster.Service { return h.router }
+
+var _ roster.Provider = (*host)(nil)
 
 // Version returns the module version of the running binary.
 func Version() string {
@@ -108,7 +115,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if !cfg.C2S.HideOS {
 		sw.OS = runtime.GOOS
 	}
-	registry := namespaces.NewRegistry(host{log: log, sw: sw})
+	h := &host{log: log, sw: sw}
+	registry := namespaces.NewRegistry(h)
 	if err := registry.Register(standard.Modules()...); err != nil {
 		db.Close()
 		return nil, err
@@ -119,6 +127,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Domains:  domains,
 		Registry: registry,
 		Accounts: db,
+		Rosters:  db,
+		Requests: db,
+		Offline:  db,
 		Logger:   log.With("component", "router"),
 		Metrics:  s.reg,
 	})
@@ -126,6 +137,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
+	h.router = s.router
 	s.c2s, err = c2s.New(c2s.Config{
 		Domains: domains,
 		TLS:     tlsCfg,
@@ -142,6 +154,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		SASLRetries:        cfg.C2S.SASLRetries,
 		AllowAnonymous:     cfg.C2S.AllowAnonymous,
 		ExternalAuth:       tlsCfg.ClientCAs != nil,
+		Features:           registry.StreamFeatures,
 		Router:             s.router,
 		Accounts:           db,
 		Logger:             log.With("component", "c2s"),

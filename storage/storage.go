@@ -1,11 +1,12 @@
 // Package storage defines Herald's persistence contracts and the types that
 // cross them.
 //
-// Each concern gets its own small interface (Accounts today; rosters, offline
-// messages, privacy lists and archives later), so a feature depends only on
-// the records it uses and a backend implements as many of the interfaces as it
-// supports. Backends live in sub-packages (storage/sqlite; PostgreSQL later)
-// and share the behavioural test-suite in storage/storagetest.
+// Each concern gets its own small interface (Accounts, Rosters,
+// SubscriptionRequests, Offline and PrivacyLists today; archives later), so a
+// feature depends only on the records it uses and a backend implements as
+// many of the interfaces as it supports. Backends live in sub-packages
+// (storage/sqlite; PostgreSQL later) and share the behavioural test-suite in
+// storage/storagetest.
 //
 // Passwords are never stored. An account holds SCRAM credentials (RFC 5802
 // §3, RFC 7677), derived from the password prepared with the PRECIS

@@ -7,6 +7,7 @@ import (
 	"github.com/herald-im/herald/namespaces/disco"
 	"github.com/herald-im/herald/namespaces/entitytime"
 	"github.com/herald-im/herald/namespaces/ping"
+	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/version"
 )
 
@@ -17,5 +18,6 @@ func Modules() []namespaces.Module {
 		ping.Module{},
 		version.Module{},
 		entitytime.Module{},
+		roster.Module{},
 	}
 }

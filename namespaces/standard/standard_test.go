@@ -13,6 +13,7 @@ import (
 	"github.com/herald-im/herald/namespaces"
 	"github.com/herald-im/herald/namespaces/disco"
 	"github.com/herald-im/herald/namespaces/entitytime"
+	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/standard"
 	"github.com/herald-im/herald/stream"
 )
@@ -20,6 +21,10 @@ import (
 type host struct{}
 
 func (host) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// RosterService satisfies the roster module's requirement; these tests do
+// not send roster requests (the integration tests do).
+func (host) RosterService() roster.Service { return nil }
 func (host) Software() namespaces.Software {
 	return namespaces.Software{Name: "Herald", Version: "1.2.3", OS: "linux"}
 }

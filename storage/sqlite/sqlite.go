@@ -29,7 +29,8 @@
 // each applied in its own transaction and recorded in schema_migrations. Open
 // applies the missing ones and refuses, with ErrSchemaTooNew, a database that
 // a newer Herald has migrated further. The SQL sticks to what PostgreSQL also
-// accepts, bar the ? placeholders and the BLOB type.
+// accepts, bar the ? placeholders, the BLOB type and the auto-numbered
+// INTEGER PRIMARY KEY columns (identity columns in PostgreSQL).
 package sqlite
 
 import (
@@ -60,12 +61,18 @@ const BusyTimeout = 10 * time.Second
 // ReadConns is the maximum number of concurrent read connections per DB.
 const ReadConns = 4
 
-// DB is a SQLite-backed store. It implements storage.Accounts and is safe for
-// concurrent use; several DBs (in one process or several) may share a file.
+// DB is a SQLite-backed store. It implements storage.Accounts,
+// storage.Rosters, storage.SubscriptionRequests, storage.Offline and
+// storage.PrivacyLists, and is safe for concurrent use; several DBs (in one
+// process or several) may share a file.
 type DB struct {
 	path  string
 	write *sql.DB // at most one connection; BEGIN IMMEDIATE
 	read  *sql.DB // query_only connections
+
+	// rosterTombstones is how many roster tombstones are kept per owner;
+	// RosterTombstones, but tests lower it.
+	rosterTombstones int
 
 	// Prepared on read: the login hot path and its cheap cousin.
 	accountStmt *sql.Stmt
@@ -99,7 +106,7 @@ func open(ctx context.Context, path string, migs []migration) (_ *DB, err error)
 	if err != nil {
 		return nil, fmt.Errorf("resolving path: %w", err)
 	}
-	db := &DB{path: abs}
+	db := &DB{path: abs, rosterTombstones: RosterTombstones}
 	defer func() {
 		if err != nil {
 			_ = db.Close() // report the error that made Open fail

@@ -8,6 +8,10 @@
 //		db := openFresh(t) // an empty store, closed by t.Cleanup
 //		return db
 //	})
+//
+// TestRosters, TestSubscriptionRequests, TestOffline and TestPrivacyLists
+// work the same way; their stores also implement storage.Accounts, because
+// every record belongs to an account and goes with it.
 package storagetest
 
 import (
