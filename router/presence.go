@@ -38,23 +38,24 @@ func kindName(k subscription.Kind) string {
 	}
 }
 
-// deliverPresence hands a presence stanza addressed to a local or remote
-// entity to its recipients: every available resource of a local bare JID,
-// one local full JID, or the remote domain.
-func (r *Router) deliverPresence(ctx context.Context, to jid.JID, el *etree.Element) {
+// deliverPresence hands a presence stanza from from, addressed to a local
+// or remote entity, to its recipients: every available resource of a local
+// bare JID whose privacy rules admit it, one local full JID, or the remote
+// domain.
+func (r *Router) deliverPresence(ctx context.Context, from, to jid.JID, el *etree.Element) {
 	if !r.IsLocal(to) {
 		_ = r.remote.SendRemote(ctx, to, el)
 		return
 	}
 	if !to.IsBare() {
-		if t, ok := r.table.lookupFull(to, jid.JID{}); ok {
+		if t, ok := r.table.lookupFull(to, jid.JID{}); ok && r.policy.Inbound(ctx, to, from, KindPresence) {
 			deliverTo(t.sess, el)
 		}
 		return
 	}
 	var buf [8]target
 	for _, t := range r.table.resources(buf[:0], to) {
-		if t.available {
+		if t.available && r.policy.Inbound(ctx, t.sess.JID(), from, KindPresence) {
 			deliverTo(t.sess, el)
 		}
 	}
@@ -72,7 +73,11 @@ func presenceCopy(el *etree.Element, to jid.JID) *etree.Element {
 // presence of each available resource, or unavailable from each of them
 // (RFC 6121 §3.1.5, §3.2.2).
 func (r *Router) sendPresenceOf(ctx context.Context, owner, contact jid.JID, unavailable bool) {
+	if r.policy.Outbound(ctx, owner, contact, KindPresence) != nil {
+		return
+	}
 	for _, p := range r.availablePresences(owner) {
+		from, _ := jid.Parse(p.SelectAttrValue("from", ""))
 		var el *etree.Element
 		if unavailable {
 			el = etree.NewElement("presence")
@@ -82,7 +87,7 @@ func (r *Router) sendPresenceOf(ctx context.Context, owner, contact jid.JID, una
 		} else {
 			el = presenceCopy(p, contact)
 		}
-		r.deliverPresence(ctx, contact, el)
+		r.deliverPresence(ctx, from, contact, el)
 	}
 }
 
@@ -241,6 +246,10 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 		r.drop(el) // RFC 6121 §8.5.1: silently ignored
 		return
 	}
+	if !r.policy.Inbound(ctx, user, contact, KindPresence) {
+		r.drop(el) // the user's rules refuse this contact's presence
+		return
+	}
 	tx, err := r.lockRoster(ctx, user)
 	if err != nil {
 		r.log.Error("router: roster", "err", err)
@@ -276,7 +285,7 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 		}
 	}
 	if res.Deliver {
-		r.deliverPresence(ctx, user, el)
+		r.deliverPresence(ctx, contact, user, el)
 	} else {
 		r.drop(el)
 	}
@@ -319,7 +328,7 @@ func (r *Router) answerProbe(ctx context.Context, user, prober jid.JID) {
 		el.CreateAttr("from", user.String())
 		el.CreateAttr("to", prober.Bare().String())
 		el.CreateAttr("type", "unsubscribed")
-		r.deliverPresence(ctx, prober.Bare(), el)
+		r.deliverPresence(ctx, user, prober.Bare(), el)
 		return
 	}
 	r.sendPresenceOf(ctx, user, prober, false)
@@ -368,6 +377,9 @@ func (r *Router) sessionStarted(ctx context.Context, s Session, priority int, to
 		if !r.subscribedTo(ctx, contact, user) {
 			continue
 		}
+		if !r.policy.Inbound(ctx, full, contact, KindPresence) || r.policy.Outbound(ctx, contact, user, KindPresence) != nil {
+			continue
+		}
 		for _, p := range r.availablePresences(contact) {
 			deliverTo(s, presenceCopy(p, user))
 		}
@@ -377,6 +389,10 @@ func (r *Router) sessionStarted(ctx context.Context, s Session, priority int, to
 		r.log.Error("router: subscription requests", "err", err)
 	}
 	for _, req := range reqs {
+		from, err := jid.Parse(req.Contact)
+		if err != nil || !r.policy.Inbound(ctx, full, from, KindPresence) {
+			continue
+		}
 		if el := parseStored(req.Stanza); el != nil {
 			deliverTo(s, el)
 		}

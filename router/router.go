@@ -58,6 +58,8 @@ type Config struct {
 	// OfflineQuota caps the messages stored for one offline account
 	// (default 1000); more are bounced with service-unavailable.
 	OfflineQuota int
+	// Policy filters stanzas by privacy lists and blocking; nil allows all.
+	Policy Policy
 	// Remote handles other domains; nil bounces with remote-server-not-found.
 	Remote Remote
 	// Logger receives the router's logs; nil discards them.
@@ -78,6 +80,7 @@ type Router struct {
 	rosters  *rosters
 	store    stores
 	quota    int
+	policy   Policy
 
 	undeliverable *prometheus.CounterVec
 }
@@ -110,6 +113,7 @@ func New(cfg Config) (*Router, error) {
 		rosters:  newRosters(),
 		store:    stores{Rosters: cfg.Rosters, Requests: cfg.Requests, Offline: cfg.Offline},
 		quota:    cfg.OfflineQuota,
+		policy:   cfg.Policy,
 		undeliverable: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_router_undeliverable_stanzas_total",
 			Help: "Stanzas the router could not deliver, by stanza kind and outcome (bounced with an error or silently dropped as the RFC requires).",
@@ -120,6 +124,9 @@ func New(cfg Config) (*Router, error) {
 	}
 	if r.remote == nil {
 		r.remote = noFederation{}
+	}
+	if r.policy == nil {
+		r.policy = allowAll{}
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -176,6 +183,7 @@ func (r *Router) Unbind(ctx context.Context, s Session) {
 	}
 	if ok {
 		r.forgetRoster(s.JID().Bare())
+		r.policy.SessionEnded(s.JID())
 	}
 }
 
@@ -191,6 +199,16 @@ func (r *Router) Route(ctx context.Context, sender Session, el *etree.Element) {
 		to, err = jid.Parse(toAttr)
 		if err != nil {
 			r.bounce(sender, el, stream.NewStanzaError(stream.JIDMalformed, "the 'to' address %q is not a valid JID: %v", toAttr, err))
+			return
+		}
+	}
+	if !to.IsZero() && to.Bare() != from.Bare() {
+		if serr := r.policy.Outbound(ctx, from, to, kindOf(el.Tag)); serr != nil {
+			if el.Tag == "presence" {
+				r.drop(el)
+			} else {
+				r.bounce(sender, el, serr)
+			}
 			return
 		}
 	}
@@ -224,6 +242,17 @@ func (r *Router) bounce(sender Session, el *etree.Element, serr *stream.StanzaEr
 	if reply := serr.Reply(el); reply != nil {
 		deliverTo(sender, reply)
 	}
+}
+
+// refuseHidden answers a stanza the recipient's privacy rules refuse as if
+// the recipient were unavailable (XEP-0016 §2.2, XEP-0191 §3.3.2): an error
+// for message and iq, silence for presence.
+func (r *Router) refuseHidden(sender Session, el *etree.Element) {
+	if el.Tag == "presence" || el.SelectAttrValue("type", "") == "error" {
+		r.drop(el)
+		return
+	}
+	r.bounce(sender, el, stream.NewStanzaError(stream.ServiceUnavailable, "the recipient is not available"))
 }
 
 func (r *Router) drop(el *etree.Element) {
@@ -274,6 +303,10 @@ func (r *Router) routeMessage(ctx context.Context, sender Session, to jid.JID, e
 	if !to.IsBare() {
 		if t, found := r.table.lookupFull(to, jid.JID{}); found {
 			// RFC 6121 §8.5.3.1: deliver to the resource.
+			if !r.policy.Inbound(ctx, to, sender.JID(), KindMessage) {
+				r.refuseHidden(sender, el)
+				return
+			}
 			stampStanzaID(el, to.Bare())
 			deliverTo(t.sess, el)
 			return
@@ -307,10 +340,25 @@ func (r *Router) deliverToBare(ctx context.Context, sender Session, bare jid.JID
 	var buf [8]target
 	targets := r.table.resources(buf[:0], bare)
 	best := -1
-	for _, t := range targets {
-		if t.available && t.priority >= 0 && t.priority > best {
+	blocked := false
+	for i, t := range targets {
+		if !t.available || t.priority < 0 {
+			continue
+		}
+		if !r.policy.Inbound(ctx, t.sess.JID(), sender.JID(), KindMessage) {
+			targets[i].available = false // hidden from this sender
+			blocked = true
+			continue
+		}
+		if t.priority > best {
 			best = t.priority
 		}
+	}
+	if best < 0 && (blocked || !r.policy.Inbound(ctx, bare, sender.JID(), KindMessage)) {
+		// A blocked sender learns nothing more than that the user is not
+		// reachable, and nothing is stored for it.
+		r.refuseHidden(sender, el)
+		return
 	}
 	if best < 0 {
 		// §8.5.2.2.1: no available resource with non-negative priority:
@@ -431,25 +479,13 @@ func (r *Router) routePresence(ctx context.Context, sender Session, to jid.JID, 
 		return
 	}
 	if !to.IsBare() {
-		if t, found := r.table.lookupFull(to, jid.JID{}); found {
-			deliverTo(t.sess, el)
+		if _, found := r.table.lookupFull(to, jid.JID{}); !found {
+			r.drop(el) // §8.5.3.2.2
 			return
 		}
-		r.drop(el) // §8.5.3.2.2
-		return
 	}
-	// §8.5.2.1.2: to all available resources.
-	var buf [8]target
-	delivered := false
-	for _, t := range r.table.resources(buf[:0], to.Bare()) {
-		if t.available {
-			deliverTo(t.sess, el)
-			delivered = true
-		}
-	}
-	if !delivered {
-		r.drop(el)
-	}
+	// §8.5.2.1.2: to all available resources (or the one addressed).
+	r.deliverPresence(ctx, sender.JID(), to, el)
 }
 
 // broadcastOwn handles presence without 'to' from a resource: it records the
@@ -505,7 +541,10 @@ func (r *Router) broadcastPresence(ctx context.Context, full jid.JID, el *etree.
 	subscribed := make(map[jid.JID]struct{}, len(from))
 	for _, contact := range from {
 		subscribed[contact] = struct{}{}
-		r.deliverPresence(ctx, contact, presenceCopy(el, contact))
+		if r.policy.Outbound(ctx, full, contact, KindPresence) != nil {
+			continue
+		}
+		r.deliverPresence(ctx, full, contact, presenceCopy(el, contact))
 	}
 	own := el.Copy()
 	own.RemoveAttr("to")
@@ -520,7 +559,10 @@ func (r *Router) broadcastPresence(ctx context.Context, full jid.JID, el *etree.
 		if _, ok := subscribed[d.Bare()]; ok || d.Bare() == bare {
 			continue
 		}
-		r.deliverPresence(ctx, d, presenceCopy(el, d))
+		if r.policy.Outbound(ctx, full, d, KindPresence) != nil {
+			continue
+		}
+		r.deliverPresence(ctx, full, d, presenceCopy(el, d))
 	}
 	return to
 }
@@ -589,6 +631,10 @@ func (r *Router) routeIQ(ctx context.Context, sender Session, to jid.JID, el *et
 	// A full JID (RFC 6121 §8.5.3).
 	t, found := r.table.lookupFull(to, from)
 	if !found {
+		r.bounceIQ(sender, el, typ, stream.NewStanzaError(stream.ServiceUnavailable, "the resource is not online"))
+		return
+	}
+	if to.Bare() != from.Bare() && !r.policy.Inbound(ctx, to, from, KindIQ) {
 		r.bounceIQ(sender, el, typ, stream.NewStanzaError(stream.ServiceUnavailable, "the resource is not online"))
 		return
 	}

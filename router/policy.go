@@ -1,0 +1,57 @@
+package router
+
+import (
+	"context"
+
+	"github.com/herald-im/herald/jid"
+	"github.com/herald-im/herald/stream"
+)
+
+// StanzaKind is what a privacy policy distinguishes (XEP-0016 §2.1:
+// message, iq, presence-in and presence-out; the direction tells in from
+// out).
+type StanzaKind uint8
+
+// The stanza kinds a Policy judges.
+const (
+	KindMessage StanzaKind = iota + 1
+	KindIQ
+	KindPresence
+)
+
+func kindOf(tag string) StanzaKind {
+	switch tag {
+	case "message":
+		return KindMessage
+	case "iq":
+		return KindIQ
+	}
+	return KindPresence
+}
+
+// Policy filters the stanzas exchanged between local users and everyone
+// else: privacy lists (XEP-0016) and blocking (XEP-0191). The router asks
+// it before delivering to or routing from a local user; a blocked party
+// sees the user as unavailable and is never told why.
+type Policy interface {
+	// Outbound judges a stanza the local user (sender: a full JID for a
+	// session, the bare JID for stanzas the server sends on the account's
+	// behalf, such as probe answers) sends to to. A non-nil error denies
+	// it; for messages and iqs it is returned to the sender (XEP-0191
+	// §3.3.1: not-acceptable with <blocked/>), presence is dropped.
+	Outbound(ctx context.Context, sender, to jid.JID, k StanzaKind) *stream.StanzaError
+	// Inbound judges a stanza from from to the local user (recipient: the
+	// full JID of the session it would reach, or the bare JID when it is
+	// stored for later) and reports whether it may pass.
+	Inbound(ctx context.Context, recipient, from jid.JID, k StanzaKind) bool
+	// SessionEnded forgets per-session state (the active list, XEP-0016
+	// §2.3) of a session that ended.
+	SessionEnded(full jid.JID)
+}
+
+// allowAll is the policy of a router configured without one.
+type allowAll struct{}
+
+func (allowAll) Outbound(context.Context, jid.JID, jid.JID, StanzaKind) *stream.StanzaError { return nil }
+func (allowAll) Inbound(context.Context, jid.JID, jid.JID, StanzaKind) bool                 { return true }
+func (allowAll) SessionEnded(jid.JID)                                                       {}
