@@ -218,6 +218,10 @@ func (r *Router) Route(ctx context.Context, sender Session, el *etree.Element) {
 			// RFC 6120 §10.3.1: as if addressed to the sender's bare JID.
 			to = from.Bare()
 		}
+		if to.Bare() != from.Bare() && carbonEligible(el) {
+			// XEP-0280 §8: the sender's other enabled resources get a copy.
+			r.sendCarbons(from.Bare(), el, "sent", from)
+		}
 		r.routeMessage(ctx, sender, to, el)
 	case "presence":
 		r.routePresence(ctx, sender, to, el)
@@ -309,6 +313,9 @@ func (r *Router) routeMessage(ctx context.Context, sender Session, to jid.JID, e
 			}
 			stampStanzaID(el, to.Bare())
 			deliverTo(t.sess, el)
+			if carbonEligible(el) {
+				r.sendCarbons(to.Bare(), el, "received", to)
+			}
 			return
 		}
 		// RFC 6121 §8.5.3.2.1: only chat falls back to the bare JID.
@@ -371,13 +378,20 @@ func (r *Router) deliverToBare(ctx context.Context, sender Session, bare jid.JID
 		return
 	}
 	stampStanzaID(el, bare)
+	var got [8]jid.JID
+	delivered := got[:0]
 	for _, t := range targets {
 		if !t.available || t.priority < 0 {
 			continue
 		}
 		if typ == "headline" || t.priority == best {
 			deliverTo(t.sess, el)
+			delivered = append(delivered, t.sess.JID())
 		}
+	}
+	if carbonEligible(el) {
+		// XEP-0280 §7: enabled resources that did not get the original.
+		r.sendCarbons(bare, el, "received", delivered...)
 	}
 }
 

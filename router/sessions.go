@@ -34,6 +34,9 @@ type resource struct {
 	// interested is set once the resource requested the roster; it then
 	// receives roster pushes (RFC 6121 §2.1.6).
 	interested bool
+	// carbons is set while the resource has Message Carbons enabled
+	// (XEP-0280).
+	carbons bool
 	// directed holds the addresses the resource sent directed presence to
 	// while available (RFC 6121 §4.6); they are owed unavailable presence.
 	directed map[jid.JID]struct{}
@@ -121,15 +124,17 @@ func (t *table) unbind(s Session) (res resource, ok bool) {
 	return resource{}, false
 }
 
-// update runs f on the resource of s under the shard's write lock.
+// update runs f on the resource of s under the shard's write lock. A
+// sessionAt matches the session bound at its full JID.
 func (t *table) update(s Session, f func(r *resource)) bool {
 	bare := s.JID().Bare()
 	sh := t.shard(bare)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	_, byJID := s.(sessionAt)
 	if acc := sh.accounts[bare]; acc != nil {
 		for _, r := range acc.resources {
-			if r.sess == s {
+			if r.sess == s || byJID && r.sess.JID() == s.JID() {
 				f(r)
 				return true
 			}
@@ -144,6 +149,7 @@ type target struct {
 	available  bool
 	priority   int
 	interested bool
+	carbons    bool
 	directed   bool // the resource sent directed presence to the asking JID
 }
 
@@ -174,7 +180,7 @@ func (t *table) resources(dst []target, bare jid.JID) []target {
 	defer sh.mu.RUnlock()
 	if acc := sh.accounts[bare]; acc != nil {
 		for _, r := range acc.resources {
-			dst = append(dst, target{sess: r.sess, available: r.available, priority: r.priority, interested: r.interested})
+			dst = append(dst, target{sess: r.sess, available: r.available, priority: r.priority, interested: r.interested, carbons: r.carbons})
 		}
 	}
 	return dst

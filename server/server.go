@@ -25,6 +25,7 @@ import (
 	"github.com/herald-im/herald/internal/devcert"
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/namespaces"
+	"github.com/herald-im/herald/namespaces/carbons"
 	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/standard"
 	"github.com/herald-im/herald/router"
@@ -64,11 +65,15 @@ type host struct {
 	router *router.Router
 }
 
-func (h *host) Logger() *slog.Logger          { return h.log }
-func (h *host) Software() namespaces.Software { return h.sw }
-func (h *host) RosterService() roster.Service { return h.router }
+func (h *host) Logger() *slog.Logger            { return h.log }
+func (h *host) Software() namespaces.Software   { return h.sw }
+func (h *host) RosterService() roster.Service   { return h.router }
+func (h *host) CarbonsService() carbons.Service { return h.router }
 
-var _ roster.Provider = (*host)(nil)
+var (
+	_ roster.Provider  = (*host)(nil)
+	_ carbons.Provider = (*host)(nil)
+)
 
 // Version returns the module version of the running binary.
 func Version() string {

@@ -4,6 +4,7 @@ package standard
 
 import (
 	"github.com/herald-im/herald/namespaces"
+	"github.com/herald-im/herald/namespaces/carbons"
 	"github.com/herald-im/herald/namespaces/disco"
 	"github.com/herald-im/herald/namespaces/entitytime"
 	"github.com/herald-im/herald/namespaces/ping"
@@ -19,5 +20,6 @@ func Modules() []namespaces.Module {
 		version.Module{},
 		entitytime.Module{},
 		roster.Module{},
+		carbons.Module{},
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/namespaces"
+	"github.com/herald-im/herald/namespaces/carbons"
 	"github.com/herald-im/herald/namespaces/disco"
 	"github.com/herald-im/herald/namespaces/entitytime"
 	"github.com/herald-im/herald/namespaces/roster"
@@ -25,6 +26,9 @@ func (host) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // RosterService satisfies the roster module's requirement; these tests do
 // not send roster requests (the integration tests do).
 func (host) RosterService() roster.Service { return nil }
+
+// CarbonsService likewise satisfies the carbons module.
+func (host) CarbonsService() carbons.Service { return nil }
 func (host) Software() namespaces.Software {
 	return namespaces.Software{Name: "Herald", Version: "1.2.3", OS: "linux"}
 }
