@@ -87,6 +87,12 @@ type conn struct {
 	closing  bool
 	bound    bool
 	closeWhy string
+	// writeSince is when the write in flight started (zero when the
+	// writer is not in a write), to tell a stalled client from a burst.
+	writeSince time.Time
+	// closeErr is the stream error a negotiating stream was closed with
+	// by another goroutine (shutdown), to send instead of a timeout.
+	closeErr *stream.Error
 
 	// stopped mirrors closing for the read loop, without the lock.
 	stopped atomic.Bool
@@ -165,7 +171,7 @@ func (c *conn) Send(el *etree.Element) error {
 	}
 	before := len(c.out)
 	c.out = stream.AppendElement(c.out, el)
-	if len(c.out) > c.srv.cfg.OutboundQueueBytes {
+	if before > 0 && len(c.out) > c.srv.cfg.OutboundQueueBytes && c.stalledLocked() {
 		c.out = c.out[:before]
 		c.mu.Unlock()
 		c.Close(stream.Errorf(stream.PolicyViolation,
@@ -185,12 +191,12 @@ func (c *conn) Send(el *etree.Element) error {
 // closing tag, and ends the connection once they are written (or after
 // closeGrace if the client does not read them).
 func (c *conn) Close(serr *stream.Error) {
-	c.closeWith(serr.Bytes(), string(serr.Condition))
+	c.closeWith(serr, string(serr.Condition))
 }
 
-// closeWith queues errBytes (a rendered stream error, or nil when the
-// client closed the stream itself) and the closing tag.
-func (c *conn) closeWith(errBytes []byte, why string) {
+// closeWith queues serr (nil when the client closed the stream itself) and
+// the closing tag.
+func (c *conn) closeWith(serr *stream.Error, why string) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -203,13 +209,16 @@ func (c *conn) closeWith(errBytes []byte, why string) {
 	}
 	if !c.bound {
 		// Still negotiating: the reading goroutine owns the connection.
-		// Cutting it makes that goroutine finish.
+		// Interrupting its read makes it send closeErr and finish.
+		c.closeErr = serr
 		c.mu.Unlock()
 		c.srv.cfg.Logger.Debug("c2s: closing negotiating connection", "reason", why)
-		c.raw.SetDeadline(time.Now())
+		c.raw.SetReadDeadline(time.Now())
 		return
 	}
-	c.out = append(c.out, errBytes...)
+	if serr != nil {
+		c.out = append(c.out, serr.Bytes()...)
+	}
 	c.out = append(c.out, stream.CloseTag...)
 	start := c.startWriterLocked()
 	c.mu.Unlock()
@@ -223,6 +232,25 @@ func (c *conn) closeWith(errBytes []byte, why string) {
 	if c.srv.poll != nil && c.srv.poll.unpark(c) {
 		go c.resume()
 	}
+}
+
+// stallGrace is how long one write may block before a session whose queue
+// is over its limit counts as not reading; hardQueueFactor bounds the queue
+// whatever the writer is doing.
+const (
+	stallGrace      = 2 * time.Second
+	hardQueueFactor = 4
+)
+
+// stalledLocked reports, for a queue over its limit, whether the client is
+// to blame: its writer has been stuck in one write for stallGrace, or the
+// queue passed the hard bound. A writer that has not been scheduled yet,
+// or that is making progress, is not a slow client (a burst is).
+func (c *conn) stalledLocked() bool {
+	if len(c.out) > hardQueueFactor*c.srv.cfg.OutboundQueueBytes {
+		return true
+	}
+	return !c.writeSince.IsZero() && time.Since(c.writeSince) > stallGrace
 }
 
 func (c *conn) startWriterLocked() bool {
@@ -259,9 +287,11 @@ func (c *conn) writeLoop() {
 		buf := c.out
 		c.out = c.spare[:0]
 		c.spare = nil
+		c.writeSince = time.Now()
 		c.mu.Unlock()
 		_, err := nc.Write(buf)
 		c.mu.Lock()
+		c.writeSince = time.Time{}
 		if cap(buf) <= 64<<10 {
 			c.spare = buf[:0]
 		}
@@ -446,6 +476,13 @@ func (c *conn) closeBound(se *stream.Error) {
 func (c *conn) fail(err error) {
 	var out []byte
 	se, isStreamErr := stream.AsError(err)
+	c.mu.Lock()
+	if c.closeErr != nil {
+		// Closed by the server (shutdown): say so, not what the
+		// interrupted read reported.
+		se, isStreamErr = c.closeErr, true
+	}
+	c.mu.Unlock()
 	var ne net.Error
 	switch {
 	case isStreamErr:

@@ -102,6 +102,7 @@ type Server struct {
 	// poll parks idle sessions; nil where unsupported or disabled.
 	poll      *poller
 	stopSweep chan struct{}
+	stopOnce  sync.Once
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -283,8 +284,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	if s.poll != nil {
-		close(s.stopSweep)
-		s.poll.close()
+		s.stopOnce.Do(func() {
+			close(s.stopSweep)
+			s.poll.close()
+		})
 	}
 	return err
 }

@@ -122,6 +122,35 @@ func (r *Router) sendSubscription(ctx context.Context, owner, contact jid.JID, k
 	_ = r.remote.SendRemote(ctx, contact, el)
 }
 
+// deferredKey carries, through a local delivery, the list of actions the
+// recipient's side wants to take once the sender's operation is complete.
+type deferredKey struct{}
+
+// withDeferred returns a context collecting deferred actions, and the
+// function that runs them.
+func withDeferred(ctx context.Context) (context.Context, func()) {
+	var list []func()
+	return context.WithValue(ctx, deferredKey{}, &list), func() {
+		for len(list) > 0 {
+			f := list[0]
+			list = list[1:]
+			f()
+		}
+	}
+}
+
+// later runs f after the operation that started the local delivery ctx
+// belongs to, or now when there is none. A contact's automatic answer is an
+// answer: it must not overtake the sender's own steps (RFC 6121 §3.1.2
+// pushes ask='subscribe' after delivering the request, before any reply).
+func later(ctx context.Context, f func()) {
+	if list, ok := ctx.Value(deferredKey{}).(*[]func()); ok {
+		*list = append(*list, f)
+		return
+	}
+	f()
+}
+
 // outboundSubscription handles a subscription stanza a user sends (RFC 6121
 // §3, App. A.2): the user's roster item changes, is pushed, and the stanza
 // is routed to the contact's bare JID, stamped with the user's bare JID.
@@ -161,8 +190,14 @@ func (r *Router) outboundSubscription(ctx context.Context, sender Session, to ji
 		r.bounce(sender, el, stream.NewStanzaError(stream.InternalServerErr, "the roster could not be saved"))
 		return
 	}
-	if changed && res.Push {
-		r.pushRoster(user, next, false, next.Version, jid.JID{})
+	// Order (RFC 6121 §3.1.2, §3.1.5, §3.2.2, §3.3.2): unavailable presence
+	// before an "unsubscribed", then the stanza, then the push, then
+	// available presence after a "subscribed"; then whatever the local
+	// contact's side deferred.
+	ctx, runDeferred := withDeferred(ctx)
+	defer runDeferred()
+	if res.SendUnavailable {
+		r.sendPresenceOf(ctx, user, contact, true)
 	}
 	if res.Route {
 		out := etree.NewElement("presence")
@@ -183,12 +218,34 @@ func (r *Router) outboundSubscription(ctx context.Context, sender Session, to ji
 			r.sendRemote(ctx, sender, contact, out)
 		}
 	}
+	if changed && res.Push {
+		r.pushIfCurrent(ctx, user, next)
+	}
 	if res.SendAvailable {
 		r.sendPresenceOf(ctx, user, contact, false)
 	}
-	if res.SendUnavailable {
-		r.sendPresenceOf(ctx, user, contact, true)
+}
+
+// pushIfCurrent pushes an item changed earlier in this operation unless a
+// later change to it was pushed meanwhile: routing to a local contact runs
+// the contact's side at once, and its answer (an automatic approval) may
+// already have changed and pushed the same item.
+func (r *Router) pushIfCurrent(ctx context.Context, owner jid.JID, it storage.RosterItem) {
+	contact, err := jid.Parse(it.Contact)
+	if err != nil {
+		return
 	}
+	tx, err := r.lockRoster(ctx, owner)
+	if err != nil {
+		r.log.Error("router: roster", "err", err)
+		return
+	}
+	cur, ok, err := tx.item(ctx, contact)
+	tx.unlock()
+	if err != nil || !ok || cur.Version != it.Version {
+		return
+	}
+	r.pushRoster(owner, it, false, it.Version, jid.JID{})
 }
 
 func sameState(a, b storage.RosterItem) bool {
@@ -273,9 +330,6 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 		r.log.Error("router: roster", "err", err)
 		return
 	}
-	if changed && res.Push {
-		r.pushRoster(user, next, false, next.Version, jid.JID{})
-	}
 	if k == subscription.Subscribe && res.Deliver && res.State.PendingIn {
 		// Kept until the user answers, and delivered again at each
 		// login until then (RFC 6121 §3.1.3). For a contact with no
@@ -284,13 +338,30 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 			r.log.Error("router: store subscription request", "err", err)
 		}
 	}
+	if res.HasAutoReply {
+		// The server answers for the user (§3.1.3, §3.4.2): the reply,
+		// then the user's presence, then the push.
+		ctx := context.WithoutCancel(ctx)
+		later(ctx, func() {
+			r.sendSubscription(ctx, user, contact, res.AutoReply)
+			if res.SendAvailable {
+				r.sendPresenceOf(ctx, user, contact, false)
+			}
+			if changed && res.Push {
+				r.pushIfCurrent(ctx, user, next)
+			}
+		})
+		return
+	}
+	// Deliver, then push (§3.1.6, §3.2.3, §3.3.3 step 1: delivery "MUST
+	// occur before sending the roster push"), then presence (§3.3.3).
 	if res.Deliver {
 		r.deliverPresence(ctx, contact, user, el)
 	} else {
 		r.drop(el)
 	}
-	if res.HasAutoReply {
-		r.sendSubscription(ctx, user, contact, res.AutoReply)
+	if changed && res.Push {
+		r.pushIfCurrent(ctx, user, next)
 	}
 	if res.SendAvailable {
 		r.sendPresenceOf(ctx, user, contact, false)

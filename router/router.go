@@ -517,9 +517,11 @@ func (r *Router) broadcastOwn(ctx context.Context, sender Session, typ string, e
 		}
 	}
 	var wasAvailable bool
+	oldPrio := 0
 	var directed map[jid.JID]struct{}
 	r.table.update(sender, func(res *resource) {
 		wasAvailable = res.available
+		oldPrio = res.priority
 		if typ == "" {
 			res.available = true
 			res.priority = prio
@@ -538,6 +540,9 @@ func (r *Router) broadcastOwn(ctx context.Context, sender Session, typ string, e
 	if typ == "" && !wasAvailable {
 		r.sendOwnPresences(sender)
 		r.sessionStarted(ctx, sender, prio, to)
+	} else if typ == "" && oldPrio < 0 && prio >= 0 {
+		// XEP-0160 §2: offline messages wait for a non-negative priority.
+		r.deliverOffline(ctx, sender)
 	}
 }
 
@@ -652,10 +657,10 @@ func (r *Router) routeIQ(ctx context.Context, sender Session, to jid.JID, el *et
 		r.bounceIQ(sender, el, typ, stream.NewStanzaError(stream.ServiceUnavailable, "the resource is not online"))
 		return
 	}
-	if (typ == "get" || typ == "set") && to.Bare() != from.Bare() && !t.directed {
-		// §8.5.3.1: no presence shared with the requester → do not leak
-		// that the resource exists. Subscriptions add to this in the
-		// presence work; directed presence and one's own account count now.
+	if (typ == "get" || typ == "set") && to.Bare() != from.Bare() && !t.directed && !r.subscribedTo(ctx, to.Bare(), from.Bare()) {
+		// §8.5.3.1: no presence shared with the requester (no From or
+		// Both subscription, no directed presence) → do not leak that the
+		// resource exists.
 		r.bounceIQ(sender, el, typ, stream.NewStanzaError(stream.ServiceUnavailable, "the recipient does not share presence with you"))
 		return
 	}
