@@ -57,9 +57,14 @@ func (r *Router) storeOffline(ctx context.Context, sender Session, owner jid.JID
 
 // deliverOffline sends the stored messages to a resource that just became
 // available with a non-negative priority (XEP-0160 §3) and deletes each
-// only once it is queued to the session.
+// only once it is queued to the session. Until it is done the resource is
+// flushing: messages for the account are stored behind the older ones.
 func (r *Router) deliverOffline(ctx context.Context, s Session) {
 	owner := s.JID().Bare()
+	mu := r.offlineLock(owner)
+	mu.Lock()
+	defer mu.Unlock()
+	defer r.table.update(s, func(res *resource) { res.flushing = false })
 	for {
 		msgs, err := r.store.Offline.OfflineMessages(ctx, owner.String(), 100)
 		if err != nil {

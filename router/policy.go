@@ -3,6 +3,8 @@ package router
 import (
 	"context"
 
+	"github.com/beevik/etree"
+
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/stream"
 )
@@ -16,17 +18,29 @@ type StanzaKind uint8
 const (
 	KindMessage StanzaKind = iota + 1
 	KindIQ
+	// KindPresence is a presence notification: no type, or unavailable
+	// (XEP-0016 §2.10, §2.11).
 	KindPresence
+	// KindSubscription is any other presence: subscribe, subscribed,
+	// unsubscribe, unsubscribed and probe. XEP-0016 §2.10 excludes them
+	// from presence notifications; only rules for every kind apply to them
+	// (§2.13).
+	KindSubscription
 )
 
-func kindOf(tag string) StanzaKind {
-	switch tag {
+// kindOf returns the kind of a stanza.
+func kindOf(el *etree.Element) StanzaKind {
+	switch el.Tag {
 	case "message":
 		return KindMessage
 	case "iq":
 		return KindIQ
 	}
-	return KindPresence
+	switch el.SelectAttrValue("type", "") {
+	case "", "unavailable", "error":
+		return KindPresence
+	}
+	return KindSubscription
 }
 
 // Policy filters the stanzas exchanged between local users and everyone
@@ -52,6 +66,8 @@ type Policy interface {
 // allowAll is the policy of a router configured without one.
 type allowAll struct{}
 
-func (allowAll) Outbound(context.Context, jid.JID, jid.JID, StanzaKind) *stream.StanzaError { return nil }
-func (allowAll) Inbound(context.Context, jid.JID, jid.JID, StanzaKind) bool                 { return true }
-func (allowAll) SessionEnded(jid.JID)                                                       {}
+func (allowAll) Outbound(context.Context, jid.JID, jid.JID, StanzaKind) *stream.StanzaError {
+	return nil
+}
+func (allowAll) Inbound(context.Context, jid.JID, jid.JID, StanzaKind) bool { return true }
+func (allowAll) SessionEnded(jid.JID)                                       {}

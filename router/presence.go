@@ -3,8 +3,8 @@ package router
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	"github.com/beevik/etree"
@@ -303,7 +303,7 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 		r.drop(el) // RFC 6121 §8.5.1: silently ignored
 		return
 	}
-	if !r.policy.Inbound(ctx, user, contact, KindPresence) {
+	if !r.policy.Inbound(ctx, user, contact, KindSubscription) {
 		r.drop(el) // the user's rules refuse this contact's presence
 		return
 	}
@@ -461,7 +461,7 @@ func (r *Router) sessionStarted(ctx context.Context, s Session, priority int, to
 	}
 	for _, req := range reqs {
 		from, err := jid.Parse(req.Contact)
-		if err != nil || !r.policy.Inbound(ctx, full, from, KindPresence) {
+		if err != nil || !r.policy.Inbound(ctx, full, from, KindSubscription) {
 			continue
 		}
 		if el := parseStored(req.Stanza); el != nil {

@@ -7,8 +7,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
+	"sync"
 
 	"github.com/beevik/etree"
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,6 +80,8 @@ type Router struct {
 	log      *slog.Logger
 	table    *table
 	rosters  *rosters
+	offline  [offlineStripes]sync.Mutex
+	seed     maphash.Seed
 	store    stores
 	quota    int
 	policy   Policy
@@ -111,6 +115,7 @@ func New(cfg Config) (*Router, error) {
 		log:      cfg.Logger,
 		table:    newTable(),
 		rosters:  newRosters(),
+		seed:     maphash.MakeSeed(),
 		store:    stores{Rosters: cfg.Rosters, Requests: cfg.Requests, Offline: cfg.Offline},
 		quota:    cfg.OfflineQuota,
 		policy:   cfg.Policy,
@@ -143,6 +148,14 @@ func New(cfg Config) (*Router, error) {
 		}
 	}
 	return r, nil
+}
+
+const offlineStripes = 256
+
+// offlineLock returns the lock that serialises offline storage and
+// delivery for bare.
+func (r *Router) offlineLock(bare jid.JID) *sync.Mutex {
+	return &r.offline[maphash.String(r.seed, bare.String())%offlineStripes]
 }
 
 // IsLocal reports whether domain is served here.
@@ -203,7 +216,7 @@ func (r *Router) Route(ctx context.Context, sender Session, el *etree.Element) {
 		}
 	}
 	if !to.IsZero() && to.Bare() != from.Bare() {
-		if serr := r.policy.Outbound(ctx, from, to, kindOf(el.Tag)); serr != nil {
+		if serr := r.policy.Outbound(ctx, from, to, kindOf(el)); serr != nil {
 			if el.Tag == "presence" {
 				r.drop(el)
 			} else {
@@ -344,12 +357,18 @@ func (r *Router) deliverToBare(ctx context.Context, sender Session, bare jid.JID
 		r.bounce(sender, el, stream.NewStanzaError(stream.ServiceUnavailable, "groupchat messages cannot be sent to a user's bare JID"))
 		return
 	}
+	// Storing and flushing offline messages are serialised per account,
+	// so a message never overtakes one stored before it.
+	mu := r.offlineLock(bare)
+	mu.Lock()
+	defer mu.Unlock()
 	var buf [8]target
 	targets := r.table.resources(buf[:0], bare)
 	best := -1
 	blocked := false
 	for i, t := range targets {
-		if !t.available || t.priority < 0 {
+		if !t.available || t.priority < 0 || t.flushing {
+			targets[i].available = false
 			continue
 		}
 		if !r.policy.Inbound(ctx, t.sess.JID(), sender.JID(), KindMessage) {
@@ -385,9 +404,18 @@ func (r *Router) deliverToBare(ctx context.Context, sender Session, bare jid.JID
 			continue
 		}
 		if typ == "headline" || t.priority == best {
-			deliverTo(t.sess, el)
-			delivered = append(delivered, t.sess.JID())
+			if t.sess.Send(el) == nil {
+				delivered = append(delivered, t.sess.JID())
+			}
 		}
+	}
+	if len(delivered) == 0 {
+		// Every chosen session was closing: keep the message instead of
+		// losing it.
+		if typ != "headline" {
+			r.storeOffline(ctx, sender, bare, el)
+		}
+		return
 	}
 	if carbonEligible(el) {
 		// XEP-0280 §7: enabled resources that did not get the original.
@@ -523,6 +551,9 @@ func (r *Router) broadcastOwn(ctx context.Context, sender Session, typ string, e
 		wasAvailable = res.available
 		oldPrio = res.priority
 		if typ == "" {
+			if prio >= 0 && (!res.available || res.priority < 0) {
+				res.flushing = true // until deliverOffline is done
+			}
 			res.available = true
 			res.priority = prio
 			res.presence = el
@@ -640,6 +671,12 @@ func (r *Router) routeIQ(ctx context.Context, sender Session, to jid.JID, el *et
 		if target == namespaces.Account {
 			ok, err := r.exists(ctx, to)
 			if err != nil || !ok {
+				r.bounceIQ(sender, el, typ, stream.NewStanzaError(stream.ServiceUnavailable, "no such user"))
+				return
+			}
+			// An iq the server answers for the account is still an iq to
+			// the user: a blocked sender learns nothing (XEP-0191 §3.3).
+			if to != from.Bare() && !r.policy.Inbound(ctx, to, from, KindIQ) {
 				r.bounceIQ(sender, el, typ, stream.NewStanzaError(stream.ServiceUnavailable, "no such user"))
 				return
 			}

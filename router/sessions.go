@@ -34,6 +34,11 @@ type resource struct {
 	// interested is set once the resource requested the roster; it then
 	// receives roster pushes (RFC 6121 §2.1.6).
 	interested bool
+	// flushing is set from the moment the resource can receive messages
+	// until the messages stored while the account was offline have been
+	// handed to it; meanwhile new messages are stored behind them, so
+	// that none overtakes an older one (RFC 6120 §10.1).
+	flushing bool
 	// carbons is set while the resource has Message Carbons enabled
 	// (XEP-0280).
 	carbons bool
@@ -150,6 +155,7 @@ type target struct {
 	priority   int
 	interested bool
 	carbons    bool
+	flushing   bool
 	directed   bool // the resource sent directed presence to the asking JID
 }
 
@@ -180,7 +186,7 @@ func (t *table) resources(dst []target, bare jid.JID) []target {
 	defer sh.mu.RUnlock()
 	if acc := sh.accounts[bare]; acc != nil {
 		for _, r := range acc.resources {
-			dst = append(dst, target{sess: r.sess, available: r.available, priority: r.priority, interested: r.interested, carbons: r.carbons})
+			dst = append(dst, target{sess: r.sess, available: r.available, priority: r.priority, interested: r.interested, carbons: r.carbons, flushing: r.flushing})
 		}
 	}
 	return dst

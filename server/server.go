@@ -25,10 +25,14 @@ import (
 	"github.com/herald-im/herald/internal/devcert"
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/namespaces"
+	"github.com/herald-im/herald/namespaces/blocking"
 	"github.com/herald-im/herald/namespaces/carbons"
+	nsprivacy "github.com/herald-im/herald/namespaces/privacy"
 	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/standard"
 	"github.com/herald-im/herald/router"
+	"github.com/herald-im/herald/router/privacy"
+	"github.com/herald-im/herald/storage"
 	"github.com/herald-im/herald/storage/sqlite"
 	"github.com/herald-im/herald/stream"
 )
@@ -60,9 +64,10 @@ type Server struct {
 // optional capabilities of the built-in modules. router is set once built;
 // modules use it only when handling requests.
 type host struct {
-	log    *slog.Logger
-	sw     namespaces.Software
-	router *router.Router
+	log     *slog.Logger
+	sw      namespaces.Software
+	router  *router.Router
+	privacy *privacy.Engine
 }
 
 func (h *host) Logger() *slog.Logger            { return h.log }
@@ -70,9 +75,14 @@ func (h *host) Software() namespaces.Software   { return h.sw }
 func (h *host) RosterService() roster.Service   { return h.router }
 func (h *host) CarbonsService() carbons.Service { return h.router }
 
+func (h *host) PrivacyService() nsprivacy.Service { return h.privacy }
+func (h *host) BlockingService() blocking.Service { return h.privacy }
+
 var (
-	_ roster.Provider  = (*host)(nil)
-	_ carbons.Provider = (*host)(nil)
+	_ roster.Provider    = (*host)(nil)
+	_ carbons.Provider   = (*host)(nil)
+	_ nsprivacy.Provider = (*host)(nil)
+	_ blocking.Provider  = (*host)(nil)
 )
 
 // Version returns the module version of the running binary.
@@ -121,6 +131,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		sw.OS = runtime.GOOS
 	}
 	h := &host{log: log, sw: sw}
+	// The privacy engine (XEP-0016, XEP-0191) is the router's Policy and
+	// reads the roster through the router, which exists only later: the
+	// closures reach it through h.
+	h.privacy = privacy.New(db,
+		func(ctx context.Context, owner, contact jid.JID) (storage.RosterItem, bool, error) {
+			return h.router.RosterItem(ctx, owner, contact)
+		},
+		log.With("component", "privacy"),
+		privacy.WithRosterGroups(func(ctx context.Context, owner jid.JID) ([]string, error) {
+			return h.router.RosterGroups(ctx, owner)
+		}))
 	registry := namespaces.NewRegistry(h)
 	if err := registry.Register(standard.Modules()...); err != nil {
 		db.Close()
@@ -135,6 +156,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Rosters:  db,
 		Requests: db,
 		Offline:  db,
+		Policy:   h.privacy,
 		Logger:   log.With("component", "router"),
 		Metrics:  s.reg,
 	})
@@ -143,6 +165,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	h.router = s.router
+	h.privacy.Attach(s.router)
 	s.c2s, err = c2s.New(c2s.Config{
 		Domains: domains,
 		TLS:     tlsCfg,

@@ -4,10 +4,12 @@ package standard
 
 import (
 	"github.com/herald-im/herald/namespaces"
+	"github.com/herald-im/herald/namespaces/blocking"
 	"github.com/herald-im/herald/namespaces/carbons"
 	"github.com/herald-im/herald/namespaces/disco"
 	"github.com/herald-im/herald/namespaces/entitytime"
 	"github.com/herald-im/herald/namespaces/ping"
+	"github.com/herald-im/herald/namespaces/privacy"
 	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/version"
 )
@@ -21,5 +23,7 @@ func Modules() []namespaces.Module {
 		entitytime.Module{},
 		roster.Module{},
 		carbons.Module{},
+		privacy.Module{},
+		blocking.Module{},
 	}
 }

@@ -11,9 +11,11 @@ import (
 
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/namespaces"
+	"github.com/herald-im/herald/namespaces/blocking"
 	"github.com/herald-im/herald/namespaces/carbons"
 	"github.com/herald-im/herald/namespaces/disco"
 	"github.com/herald-im/herald/namespaces/entitytime"
+	"github.com/herald-im/herald/namespaces/privacy"
 	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/standard"
 	"github.com/herald-im/herald/stream"
@@ -29,6 +31,12 @@ func (host) RosterService() roster.Service { return nil }
 
 // CarbonsService likewise satisfies the carbons module.
 func (host) CarbonsService() carbons.Service { return nil }
+
+// PrivacyService and BlockingService likewise satisfy the privacy and
+// blocking modules.
+func (host) PrivacyService() privacy.Service   { return nil }
+func (host) BlockingService() blocking.Service { return nil }
+
 func (host) Software() namespaces.Software {
 	return namespaces.Software{Name: "Herald", Version: "1.2.3", OS: "linux"}
 }

@@ -11,7 +11,10 @@
 // everything is allowed (§2.2 rules 1–3). A stanza for or from a bare JID
 // (stored offline, a subscription request, an answer the server gives on
 // the account's behalf) is judged by the default list only. Stanzas between
-// resources of one account are never filtered (XEP-0016 note 5).
+// resources of one account are never filtered (XEP-0016 note 5), nor those
+// between a user and the user's own server (its domain JID or a resource of
+// it), so that a list denying everything leaves the client able to talk to
+// its server.
 //
 // Rules are tried in ascending 'order'; the first rule that matches the
 // other party and the stanza kind decides (§2.2 rules 5, 6); when none

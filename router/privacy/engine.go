@@ -25,15 +25,15 @@ const (
 
 // Sessions is what the engine needs from the router once it exists: the
 // user's bound sessions, a way to push to them and a way to correct what
-// the user's contacts know of the user's presence. *router.Router provides
-// it (see the wiring notes of the package's users).
+// the user's contacts know of the user's presence. The router provides it.
 type Sessions interface {
 	// Resources returns the full JIDs of owner's bound sessions.
 	Resources(owner jid.JID) []jid.JID
 	// PushIQ sends to each bound session of owner for which only reports
-	// true (every session when only is nil) an iq of type set, from owner's
-	// bare JID, with a fresh id, carrying a copy of payload: privacy list
-	// pushes (XEP-0016 §2.6) and block pushes (XEP-0191 §3.3–§3.5).
+	// true (every session when only is nil) an iq of type set with a fresh
+	// id and no 'from' (it comes from the account, like a roster push),
+	// carrying a copy of payload: privacy list pushes (XEP-0016 §2.6) and
+	// block pushes (XEP-0191 §3.3–§3.5).
 	PushIQ(owner jid.JID, payload *etree.Element, only func(full jid.JID) bool)
 	// ReconcilePresence visits each available resource R of owner and each
 	// entity C entitled to R's presence (a contact whose subscription is
@@ -202,8 +202,8 @@ func (e *Engine) mgmtLock(bare jid.JID) *sync.Mutex {
 // a stanza stored or handled for the account). A storage failure refuses
 // the stanza: the privacy of the user comes first.
 func (e *Engine) Inbound(ctx context.Context, recipient, from jid.JID, k router.StanzaKind) bool {
-	if from.IsZero() || from.Bare() == recipient.Bare() {
-		return true // XEP-0016 note 5: never between one's own resources
+	if exempt(recipient, from) {
+		return true
 	}
 	l, err := e.listFor(ctx, recipient)
 	if err != nil {
@@ -227,7 +227,7 @@ func (e *Engine) Inbound(ctx context.Context, recipient, from jid.JID, k router.
 // §2.14), with XEP-0191's <blocked/> when a blocking rule refused it
 // (XEP-0191 §3.3).
 func (e *Engine) Outbound(ctx context.Context, sender, to jid.JID, k router.StanzaKind) *stream.StanzaError {
-	if to.IsZero() || to.Bare() == sender.Bare() {
+	if exempt(sender, to) {
 		return nil
 	}
 	l, err := e.listFor(ctx, sender)
@@ -247,6 +247,16 @@ func (e *Engine) Outbound(ctx context.Context, sender, to jid.JID, k router.Stan
 		return nil
 	}
 	return deniedError(r != nil && r.blocking())
+}
+
+// exempt reports whether stanzas between a user and other escape privacy
+// rules: between the user's own resources (XEP-0016 note 5, XEP-0191 note
+// 8), and between the user and the user's own server (its domain, or a
+// resource of it), without which a "deny everything" list would cut the
+// client off from its server (ping, service discovery, the roster).
+func exempt(user, other jid.JID) bool {
+	return other.IsZero() || other.Bare() == user.Bare() ||
+		(other.Local() == "" && other.Domainpart() == user.Domainpart())
 }
 
 // deniedError is the error for an outbound stanza the sender's own rules

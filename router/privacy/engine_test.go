@@ -331,6 +331,9 @@ func TestOutboundErrors(t *testing.T) {
 		{juliet, router.KindMessage, true, false}, // falls to "subscription none", which is no blocking rule
 		{mercutio, router.KindIQ, true, false},
 		{"romeo@example.net/home", router.KindMessage, false, false}, // own resource
+		{"example.net", router.KindIQ, false, false},                 // own server
+		{"example.net/admin", router.KindMessage, false, false},      // own server's resource
+		{"upload.example.net", router.KindIQ, true, false},           // another domain
 	}
 	for _, tt := range tests {
 		serr := out(t, en.e, orchard, tt.to, tt.kind)
