@@ -232,6 +232,12 @@ func (c *conn) closeWith(serr *stream.Error, why string) {
 	if c.srv.poll != nil && c.srv.poll.unpark(c) {
 		go c.resume()
 	}
+	// The session stops being a destination now, not when the socket is
+	// finally closed: stanzas for it meanwhile follow the rules for an
+	// unavailable resource (offline storage, fallback to the bare JID)
+	// instead of vanishing into a closing stream, and contacts see the
+	// unavailable presence at once.
+	c.srv.cfg.Router.Unbind(c.ctx, c)
 }
 
 // stallGrace is how long one write may block before a session whose queue

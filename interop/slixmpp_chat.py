@@ -11,8 +11,17 @@ resource (§7) and sends initial presence (RFC 6121 §4.2). Then alice sends bob
 a chat message at his bare JID (RFC 6121 §8.5.2) and bob replies to alice's
 full JID (§8.5.3).
 
+After the chat, both clients request their rosters (RFC 6121 §2.1.3) and run
+the subscription handshake of §3.1 both ways: alice sends bob "subscribe";
+bob's client, which does not approve anything by itself here, receives the
+request and answers "subscribed"; alice receives the approval, the roster
+push of her item for bob (§3.1.6) and bob's current presence (§3.1.5). Then
+the same from bob to alice, after which each roster item says
+subscription='both' and each client has seen the other's available presence.
+
 The exit status is 0 only if both messages arrive intact, with the sender's
-full JID as 'from', within the timeout; 1 otherwise; 2 on a usage error.
+full JID as 'from', and the whole handshake happens as described, within the
+timeout; 1 otherwise; 2 on a usage error.
 
 Channel binding. slixmpp 1.8.3 knows only the tls-unique channel binding
 (RFC 5929 §3), which is not defined for TLS 1.3 (RFC 9266 §1, §3); Herald
@@ -83,6 +92,15 @@ class Client(slixmpp.ClientXMPP):
         self.ready = asyncio.Event()        # own initial presence reflected
         self.finished = asyncio.Event()     # disconnected
         self.inbox = asyncio.Queue()
+        # Subscription stanzas, available presence of others and roster
+        # items (from roster results and pushes), for the handshake phase.
+        self.subscriptions = Mailbox(name, "subscription stanzas")
+        self.presences = Mailbox(name, "presence")
+        self.roster_items = Mailbox(name, "roster items")
+        # The test answers requests itself: no automatic approval, denial
+        # or counter-request by slixmpp (its defaults approve everything).
+        self.auto_authorize = None
+        self.auto_subscribe = False
         for event, handler in [
             ("connected", self._connected),
             ("ssl_invalid_chain", self._bad_chain),
@@ -94,6 +112,9 @@ class Client(slixmpp.ClientXMPP):
             ("session_bind", self._bound),
             ("session_start", self._session_start),
             ("presence_available", self._presence),
+            ("presence_subscribe", self.subscriptions.put),
+            ("presence_subscribed", self.subscriptions.put),
+            ("roster_update", self._roster_update),
             ("message", self._message),
             ("stream_error", self._stream_error),
             ("disconnected", self._disconnected),
@@ -149,6 +170,13 @@ class Client(slixmpp.ClientXMPP):
         if pres["from"] == self.boundjid and not self.ready.is_set():
             say(self.name, "own presence reflected: available")
             self.ready.set()
+        elif pres["from"].bare != self.boundjid.bare:
+            self.presences.put(pres)
+
+    def _roster_update(self, iq):
+        for jid, item in iq["roster"]["items"].items():
+            self.roster_items.put({"jid": str(jid), "subscription": item["subscription"],
+                                   "ask": item["ask"], "type": iq["type"]})
 
     def _message(self, msg):
         self.inbox.put_nowait(msg)
@@ -160,6 +188,41 @@ class Client(slixmpp.ClientXMPP):
         if not self.ready.is_set():
             self.fail("disconnected before the session was ready: %s" % (reason or "no reason"))
         self.finished.set()
+
+
+class Mailbox:
+    """Things a client received, kept until a waiter takes the first that
+    matches, so that nothing is lost to a waiter looking for something
+    else."""
+
+    def __init__(self, owner, what):
+        self.owner = owner
+        self.what = what
+        self.items = []
+        self.changed = asyncio.Event()
+
+    def put(self, item):
+        self.items.append(item)
+        self.changed.set()
+
+    async def take(self, description, match, timeout):
+        """Removes and returns the first item for which match is true,
+        waiting up to timeout seconds for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, item in enumerate(self.items):
+                if match(item):
+                    del self.items[i]
+                    return item
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("%s did not receive %s; %s received: %s" % (
+                    self.owner, description, self.what, self.items))
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
 
 
 def disable_channel_binding(mechanisms):
@@ -201,6 +264,42 @@ async def expect_message(client, sender, body, timeout):
         return msg
 
 
+async def subscribe(user, contact, timeout):
+    """Runs the subscription handshake of RFC 6121 §3.1 from user to contact,
+    both available and interested in roster pushes, and checks each step:
+    user's roster push with ask='subscribe' (§3.1.2), the request at the
+    contact from user's bare JID (§3.1.3), the contact's approval sent by
+    this script, the contact's push (§3.1.5), the approval and the push at
+    user (§3.1.6), and the contact's available presence at user (§3.1.5)."""
+    u, c = user.boundjid.bare, contact.boundjid.bare
+    say(user.name, "-> %s: subscribe" % c)
+    user.send_presence(pto=c, ptype="subscribe")
+    await user.roster_items.take(
+        "the push of %s with ask='subscribe'" % c,
+        lambda it: it["type"] == "set" and it["jid"] == c and it["ask"] == "subscribe", timeout)
+    req = await contact.subscriptions.take(
+        "a subscription request from %s" % u,
+        lambda p: p["type"] == "subscribe" and p["from"] == u, timeout)
+    say(contact.name, "<- %s from %s; approving" % (req["type"], req["from"]))
+    contact.send_presence(pto=u, ptype="subscribed")
+    item = await contact.roster_items.take(
+        "the push of %s after approving" % u,
+        lambda it: it["type"] == "set" and it["jid"] == u and it["subscription"] in ("from", "both"), timeout)
+    say(contact.name, "roster push: %s subscription=%s" % (u, item["subscription"]))
+    approval = await user.subscriptions.take(
+        "the approval from %s" % c,
+        lambda p: p["type"] == "subscribed" and p["from"] == c, timeout)
+    say(user.name, "<- %s from %s" % (approval["type"], approval["from"]))
+    item = await user.roster_items.take(
+        "the push of %s after the approval" % c,
+        lambda it: it["type"] == "set" and it["jid"] == c and it["subscription"] in ("to", "both"), timeout)
+    say(user.name, "roster push: %s subscription=%s" % (c, item["subscription"]))
+    pres = await user.presences.take(
+        "the available presence of %s" % contact.boundjid.full,
+        lambda p: p["from"] == contact.boundjid.full, timeout)
+    say(user.name, "<- available presence of %s" % pres["from"])
+
+
 async def converse(args):
     cb = args.channel_binding == "on"
     alice = Client("alice", args.alice, args.alice_password, args.ca, cb)
@@ -222,6 +321,23 @@ async def converse(args):
         say("bob", "-> %s: %r" % (got["from"], BOB_SAYS))
         bob.send_message(mto=got["from"], mbody=BOB_SAYS, mtype="chat")
         await expect_message(alice, bob.boundjid.full, BOB_SAYS, args.timeout)
+
+        # Subscription phase: rosters first, so that both clients are
+        # interested resources that receive roster pushes (§2.1.6).
+        for c in clients:
+            await c.get_roster()
+            others = sorted(str(j) for j in c.client_roster if j != c.boundjid.bare)
+            say(c.name, "roster received: %s" % (", ".join(others) or "empty"))
+        await subscribe(alice, bob, args.timeout)
+        await subscribe(bob, alice, args.timeout)
+        for c, other in ((alice, bob), (bob, alice)):
+            other_bare = other.boundjid.bare
+            sub = c.client_roster[other_bare]["subscription"]
+            if sub != "both":
+                raise RuntimeError("%s's roster says subscription=%r for %s, want 'both'" % (
+                    c.name, sub, other_bare))
+            say(c.name, "roster: %s subscription=both; sees %s available" % (
+                other_bare, other.boundjid.full))
     finally:
         for c in clients:
             c.disconnect()
@@ -289,8 +405,8 @@ def main(argv):
             task.cancel()
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
-    say("-", "OK: both messages arrived intact (SASL: alice %s, bob %s)" % (
-        mechs["alice"], mechs["bob"]))
+    say("-", "OK: both messages arrived intact and the mutual subscription "
+        "handshake completed (SASL: alice %s, bob %s)" % (mechs["alice"], mechs["bob"]))
     return 0
 
 
