@@ -71,3 +71,34 @@ func (allowAll) Outbound(context.Context, jid.JID, jid.JID, StanzaKind) *stream.
 }
 func (allowAll) Inbound(context.Context, jid.JID, jid.JID, StanzaKind) bool { return true }
 func (allowAll) SessionEnded(jid.JID)                                       {}
+
+// SubHandling is what a user's presence authorization rules (RFC 5025
+// §3.2.1 sub-handling) say about a subscription request.
+type SubHandling uint8
+
+// The sub-handling values of RFC 5025 §3.2.1, in increasing permission.
+const (
+	// SubBlock refuses the request: the requester is told "unsubscribed".
+	SubBlock SubHandling = iota
+	// SubPoliteBlock drops the request without an answer, so the
+	// requester cannot tell it was refused.
+	SubPoliteBlock
+	// SubConfirm asks the user, the ordinary flow of RFC 6121 §3.1.3.
+	SubConfirm
+	// SubAllow approves the request without asking the user, as a
+	// pre-approval would (RFC 6121 §3.4).
+	SubAllow
+)
+
+// SubscriptionPolicy decides what happens to an inbound subscription
+// request before the subscription state machine sees it.
+type SubscriptionPolicy interface {
+	SubscriptionRequest(ctx context.Context, user, requester jid.JID) SubHandling
+}
+
+// confirmAll is the policy of a router configured without one.
+type confirmAll struct{}
+
+func (confirmAll) SubscriptionRequest(context.Context, jid.JID, jid.JID) SubHandling {
+	return SubConfirm
+}

@@ -318,7 +318,26 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 		r.log.Error("router: roster", "err", err)
 		return
 	}
-	res := subscription.Inbound(cur, exists, k, it.PreApproved)
+	preApproved := it.PreApproved
+	if k == subscription.Subscribe && !stateOf(it).Sub.HasFrom() {
+		// A new request: the user's presence authorization rules
+		// (RFC 5025 sub-handling) decide before the user is asked.
+		switch r.subs.SubscriptionRequest(ctx, user, contact) {
+		case SubBlock:
+			tx.unlock()
+			r.drop(el)
+			ctx := context.WithoutCancel(ctx)
+			later(ctx, func() { r.sendSubscription(ctx, user, contact, subscription.Unsubscribed) })
+			return
+		case SubPoliteBlock:
+			tx.unlock()
+			r.drop(el)
+			return
+		case SubAllow:
+			preApproved = true // approved as a pre-approval would be (§3.4)
+		}
+	}
+	res := subscription.Inbound(cur, exists, k, preApproved)
 	next := withState(it, res.State)
 	next.Contact = contact.String()
 	if res.ClearPreApproval {

@@ -62,6 +62,9 @@ type Config struct {
 	OfflineQuota int
 	// Policy filters stanzas by privacy lists and blocking; nil allows all.
 	Policy Policy
+	// Subscriptions decides inbound subscription requests by the user's
+	// presence authorization rules; nil asks the user every time.
+	Subscriptions SubscriptionPolicy
 	// Remote handles other domains; nil bounces with remote-server-not-found.
 	Remote Remote
 	// Logger receives the router's logs; nil discards them.
@@ -85,6 +88,7 @@ type Router struct {
 	store    stores
 	quota    int
 	policy   Policy
+	subs     SubscriptionPolicy
 
 	undeliverable *prometheus.CounterVec
 }
@@ -119,6 +123,7 @@ func New(cfg Config) (*Router, error) {
 		store:    stores{Rosters: cfg.Rosters, Requests: cfg.Requests, Offline: cfg.Offline},
 		quota:    cfg.OfflineQuota,
 		policy:   cfg.Policy,
+		subs:     cfg.Subscriptions,
 		undeliverable: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_router_undeliverable_stanzas_total",
 			Help: "Stanzas the router could not deliver, by stanza kind and outcome (bounced with an error or silently dropped as the RFC requires).",
@@ -132,6 +137,9 @@ func New(cfg Config) (*Router, error) {
 	}
 	if r.policy == nil {
 		r.policy = allowAll{}
+	}
+	if r.subs == nil {
+		r.subs = confirmAll{}
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
