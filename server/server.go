@@ -27,10 +27,12 @@ import (
 	"github.com/herald-im/herald/namespaces"
 	"github.com/herald-im/herald/namespaces/blocking"
 	"github.com/herald-im/herald/namespaces/carbons"
+	nspresrules "github.com/herald-im/herald/namespaces/presrules"
 	nsprivacy "github.com/herald-im/herald/namespaces/privacy"
 	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/standard"
 	"github.com/herald-im/herald/router"
+	"github.com/herald-im/herald/router/presrules"
 	"github.com/herald-im/herald/router/privacy"
 	"github.com/herald-im/herald/storage"
 	"github.com/herald-im/herald/storage/sqlite"
@@ -64,10 +66,11 @@ type Server struct {
 // optional capabilities of the built-in modules. router is set once built;
 // modules use it only when handling requests.
 type host struct {
-	log     *slog.Logger
-	sw      namespaces.Software
-	router  *router.Router
-	privacy *privacy.Engine
+	log       *slog.Logger
+	sw        namespaces.Software
+	router    *router.Router
+	privacy   *privacy.Engine
+	presRules *presrules.Engine
 }
 
 func (h *host) Logger() *slog.Logger            { return h.log }
@@ -78,11 +81,15 @@ func (h *host) CarbonsService() carbons.Service { return h.router }
 func (h *host) PrivacyService() nsprivacy.Service { return h.privacy }
 func (h *host) BlockingService() blocking.Service { return h.privacy }
 
+func (h *host) PresenceRulesService() nspresrules.Service { return h.presRules }
+
 var (
 	_ roster.Provider    = (*host)(nil)
 	_ carbons.Provider   = (*host)(nil)
 	_ nsprivacy.Provider = (*host)(nil)
 	_ blocking.Provider  = (*host)(nil)
+
+	_ nspresrules.Provider = (*host)(nil)
 )
 
 // Version returns the module version of the running binary.
@@ -142,6 +149,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		privacy.WithRosterGroups(func(ctx context.Context, owner jid.JID) ([]string, error) {
 			return h.router.RosterGroups(ctx, owner)
 		}))
+	// Presence authorization rules (RFC 5025) decide inbound subscription
+	// requests for the router and are managed by their module.
+	h.presRules = presrules.New(db, log.With("component", "pres-rules"))
 	registry := namespaces.NewRegistry(h)
 	if err := registry.Register(standard.Modules()...); err != nil {
 		db.Close()
@@ -157,8 +167,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Requests: db,
 		Offline:  db,
 		Policy:   h.privacy,
-		Logger:   log.With("component", "router"),
-		Metrics:  s.reg,
+		// RFC 5025 sub-handling; users without rules are asked as before.
+		Subscriptions: h.presRules,
+		Logger:        log.With("component", "router"),
+		Metrics:       s.reg,
 	})
 	if err != nil {
 		db.Close()

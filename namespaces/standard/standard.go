@@ -9,6 +9,7 @@ import (
 	"github.com/herald-im/herald/namespaces/disco"
 	"github.com/herald-im/herald/namespaces/entitytime"
 	"github.com/herald-im/herald/namespaces/ping"
+	"github.com/herald-im/herald/namespaces/presrules"
 	"github.com/herald-im/herald/namespaces/privacy"
 	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/version"
@@ -25,5 +26,6 @@ func Modules() []namespaces.Module {
 		carbons.Module{},
 		privacy.Module{},
 		blocking.Module{},
+		presrules.Module{},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/herald-im/herald/namespaces/carbons"
 	"github.com/herald-im/herald/namespaces/disco"
 	"github.com/herald-im/herald/namespaces/entitytime"
+	"github.com/herald-im/herald/namespaces/presrules"
 	"github.com/herald-im/herald/namespaces/privacy"
 	"github.com/herald-im/herald/namespaces/roster"
 	"github.com/herald-im/herald/namespaces/standard"
@@ -36,6 +37,9 @@ func (host) CarbonsService() carbons.Service { return nil }
 // blocking modules.
 func (host) PrivacyService() privacy.Service   { return nil }
 func (host) BlockingService() blocking.Service { return nil }
+
+// PresenceRulesService likewise satisfies the presence rules module.
+func (host) PresenceRulesService() presrules.Service { return nil }
 
 func (host) Software() namespaces.Software {
 	return namespaces.Software{Name: "Herald", Version: "1.2.3", OS: "linux"}
@@ -84,7 +88,7 @@ func TestDiscoInfo(t *testing.T) {
 	for _, f := range res.SelectElements("feature") {
 		features[f.SelectAttrValue("var", "")] = true
 	}
-	for _, want := range []string{disco.NSInfo, disco.NSItems, "urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:time"} {
+	for _, want := range []string{disco.NSInfo, disco.NSItems, "urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:time", presrules.NS} {
 		if !features[want] {
 			t.Errorf("server disco#info lacks %s", want)
 		}

@@ -199,6 +199,9 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 		if err := db.SetDefaultPrivacyList(ctx, owner, "l"); err != nil {
 			t.Fatal(err)
 		}
+		if err := db.PutPresenceRules(ctx, owner, []byte(`<ruleset xmlns="urn:ietf:params:xml:ns:common-policy"/>`)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tables := map[string]int{ // rows per owner
 		"account_scram":         2,
@@ -209,6 +212,7 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 		"offline_messages":      1,
 		"privacy_lists":         1,
 		"privacy_rules":         1,
+		"pres_rules":            1,
 	}
 	ownerColumn := func(table string) string {
 		if table == "account_scram" {
