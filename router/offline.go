@@ -82,6 +82,12 @@ func (r *Router) deliverOffline(ctx context.Context, s Session) {
 				ids = append(ids, m.ID)
 				continue
 			}
+			if from, err := jid.Parse(el.SelectAttrValue("from", "")); err == nil && !r.policy.Inbound(ctx, s.JID(), from, KindMessage) {
+				// Blocked since it was stored (XEP-0191 §3.3: nothing
+				// from a blocked JID is delivered): dropped unseen.
+				ids = append(ids, m.ID)
+				continue
+			}
 			if err := s.Send(el); err != nil {
 				break // the session is closing: the rest stay stored
 			}

@@ -446,10 +446,9 @@ func (r *Router) sentDirectedTo(user, to jid.JID) bool {
 // sessionStarted runs when a resource sends initial presence (RFC 6121
 // §4.2): it receives the presence of the contacts its account is
 // subscribed to (answering the probes locally, sending them to other
-// domains), the subscription requests that wait for an answer (§3.1.3),
-// and, with a non-negative priority, the messages stored while the account
-// was offline (XEP-0160).
-func (r *Router) sessionStarted(ctx context.Context, s Session, priority int, to []jid.JID) {
+// domains) and the subscription requests that wait for an answer (§3.1.3).
+// Offline messages (XEP-0160) were flushed just before.
+func (r *Router) sessionStarted(ctx context.Context, s Session, to []jid.JID) {
 	full := s.JID()
 	user := full.Bare()
 	for _, contact := range to {
@@ -486,9 +485,6 @@ func (r *Router) sessionStarted(ctx context.Context, s Session, priority int, to
 		if el := parseStored(req.Stanza); el != nil {
 			deliverTo(s, el)
 		}
-	}
-	if priority >= 0 {
-		r.deliverOffline(ctx, s)
 	}
 }
 

@@ -185,6 +185,10 @@ func GenerateResource() string {
 // full JID already in use replaces the old one, which is closed with a
 // <conflict/> stream error.
 func (r *Router) Bind(s Session) {
+	// A new session starts with no per-session policy state (XEP-0016
+	// §2.2: an active list lasts for its session only), even when it
+	// replaces one at the same full JID.
+	r.policy.SessionEnded(s.JID())
 	if old := r.table.bind(s); old != nil {
 		r.log.Info("resource conflict: replacing older session", "jid", s.JID().String())
 		old.Close(stream.Errorf(stream.Conflict, "a new session bound the resource %q", s.JID().Resource()))
@@ -204,7 +208,9 @@ func (r *Router) Unbind(ctx context.Context, s Session) {
 	}
 	if ok {
 		r.forgetRoster(s.JID().Bare())
-		r.policy.SessionEnded(s.JID())
+		if _, rebound := r.table.lookupFull(s.JID(), jid.JID{}); !rebound {
+			r.policy.SessionEnded(s.JID())
+		}
 	}
 }
 
@@ -575,13 +581,16 @@ func (r *Router) broadcastOwn(ctx context.Context, sender Session, typ string, e
 	if typ == "unavailable" && !wasAvailable {
 		return // nothing to retract
 	}
+	if typ == "" && prio >= 0 && (!wasAvailable || oldPrio < 0) {
+		// XEP-0160 §2: stored messages go to the first resource with a
+		// non-negative priority. They are flushed before the presence is
+		// reflected, so a client that has seen its own presence has them.
+		r.deliverOffline(ctx, sender)
+	}
 	to := r.broadcastPresence(ctx, sender.JID(), el, directed)
 	if typ == "" && !wasAvailable {
 		r.sendOwnPresences(sender)
-		r.sessionStarted(ctx, sender, prio, to)
-	} else if typ == "" && oldPrio < 0 && prio >= 0 {
-		// XEP-0160 §2: offline messages wait for a non-negative priority.
-		r.deliverOffline(ctx, sender)
+		r.sessionStarted(ctx, sender, to)
 	}
 }
 
