@@ -29,7 +29,11 @@ func carbonEligible(el *etree.Element) bool {
 		return false
 	}
 	eligible := typ == "chat"
-	for _, c := range el.ChildElements() {
+	for _, tok := range el.Child {
+		c, ok := tok.(*etree.Element)
+		if !ok {
+			continue
+		}
 		ns := c.NamespaceURI()
 		switch {
 		case ns == NSCarbons:

@@ -21,16 +21,20 @@ const NSStanzaID = "urn:xmpp:sid:0"
 // one). The id is also what the logs show for tracing.
 func stampStanzaID(el *etree.Element, by jid.JID) string {
 	byStr := by.String()
-	for _, c := range el.SelectElements("stanza-id") {
-		if c.NamespaceURI() == NSStanzaID && c.SelectAttrValue("by", "") == byStr {
-			el.RemoveChild(c)
+	for i := 0; i < len(el.Child); i++ {
+		c, ok := el.Child[i].(*etree.Element)
+		if ok && c.Tag == "stanza-id" && c.NamespaceURI() == NSStanzaID && c.SelectAttrValue("by", "") == byStr {
+			el.RemoveChildAt(i)
+			i--
 		}
 	}
 	id := newID()
-	sid := el.CreateElement("stanza-id")
+	sid := etree.NewElement("stanza-id")
+	sid.Attr = make([]etree.Attr, 0, 3)
 	sid.CreateAttr("xmlns", NSStanzaID)
 	sid.CreateAttr("id", id)
 	sid.CreateAttr("by", byStr)
+	el.AddChild(sid)
 	return id
 }
 
