@@ -27,43 +27,9 @@ KEEP=${KEEP:-0}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/herald-measure.XXXXXX")
-server_pid=""
-
-log() { printf 'measure.sh: %s\n' "$*" >&2; }
-
-# stop_server ends the server this script started, and nothing else:
-# SIGTERM, then SIGKILL if it has not exited within 15 s.
-stop_server() {
-	if [[ -z $server_pid ]] || ! kill -0 "$server_pid" 2>/dev/null; then
-		return 0
-	fi
-	kill -TERM "$server_pid" 2>/dev/null || true
-	for _ in $(seq 1 150); do
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$server_pid" 2>/dev/null; then
-		log "server $server_pid did not stop after SIGTERM; killing it"
-		kill -KILL "$server_pid" 2>/dev/null || true
-	fi
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=""
-}
-
-cleanup() {
-	local status=$?
-	stop_server
-	if [[ $status -ne 0 && -f $work/server.log ]]; then
-		log "failed (status $status); last lines of the server log:"
-		tail -n 20 "$work/server.log" >&2 || true
-	fi
-	if [[ $KEEP == 1 ]]; then
-		log "kept $work"
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
+name=measure.sh
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 log "building herald and heraldload"
 (cd "$root" && go build -o "$work/herald" ./cmd/herald && go build -o "$work/heraldload" ./cmd/heraldload)

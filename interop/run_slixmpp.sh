@@ -22,42 +22,9 @@ CHANNEL_BINDING=${SLIXMPP_CHANNEL_BINDING:-on}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/herald-slixmpp.XXXXXX")
-server_pid=""
-
-log() { printf 'run_slixmpp.sh: %s\n' "$*" >&2; }
-
-# stop_server ends the server this script started, and nothing else.
-stop_server() {
-	if [[ -z $server_pid ]] || ! kill -0 "$server_pid" 2>/dev/null; then
-		return 0
-	fi
-	kill -TERM "$server_pid" 2>/dev/null || true
-	for _ in $(seq 1 150); do
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$server_pid" 2>/dev/null; then
-		log "server $server_pid did not stop after SIGTERM; killing it"
-		kill -KILL "$server_pid" 2>/dev/null || true
-	fi
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=""
-}
-
-cleanup() {
-	local status=$?
-	stop_server
-	if [[ $status -ne 0 && -f $work/server.log ]]; then
-		log "status $status; last lines of the server log:"
-		tail -n 40 "$work/server.log" >&2 || true
-	fi
-	if [[ $KEEP == 1 ]]; then
-		log "kept $work"
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
+name=run_slixmpp.sh
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ! "$PYTHON" -c 'import slixmpp' 2>/dev/null; then
 	log "$PYTHON cannot import slixmpp; install it with: apt-get install -y python3-slixmpp"
