@@ -297,3 +297,24 @@ func TestPresRules_Protocol_XEP0030(t *testing.T) {
 		t.Errorf("bob's rules after the refused requests: %s", rs)
 	}
 }
+
+// TestPresRules_PreApprovalWinsOverBlock_RFC6121_3_4 has bob block
+// everyone at localhost by rule, yet pre-approve alice explicitly: the
+// pre-approval is the user's own decision about this one contact, so
+// alice's request is approved without bob being asked, while carol, whom
+// the rule alone decides, is refused.
+func TestPresRules_PreApprovalWinsOverBlock_RFC6121_3_4(t *testing.T) {
+	t.Parallel()
+	f := prSetup(t, prRule("locals", "<many domain='localhost'/>", "block"))
+	imSendPresence(f.desk, "subscribed", f.aliceBare) // pre-approval (RFC 6121 §3.4.1)
+	imCheckItem(t, "bob's push of the pre-approval", imPushItem(f.desk, f.aliceBare), imItem{sub: "none", approved: "true"})
+
+	f.request(t)
+	f.phone.waitFor("bob's automatic approval", imPresence(f.bobBare, "subscribed"))
+	imNothing(f.phone, "a refusal", imPresence(f.bobBare, "unsubscribed"))
+
+	carol := imLogin(t, f.s, "carol", "home")
+	imReady(carol)
+	imSendPresence(carol, "subscribe", f.bobBare)
+	carol.waitFor("bob's refusal by rule", imPresence(f.bobBare, "unsubscribed"))
+}

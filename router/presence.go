@@ -319,9 +319,11 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 		return
 	}
 	preApproved := it.PreApproved
-	if k == subscription.Subscribe && !stateOf(it).Sub.HasFrom() {
+	if k == subscription.Subscribe && !stateOf(it).Sub.HasFrom() && !preApproved {
 		// A new request: the user's presence authorization rules
-		// (RFC 5025 sub-handling) decide before the user is asked.
+		// (RFC 5025 sub-handling) decide before the user is asked. An
+		// explicit pre-approval of this contact (RFC 6121 §3.4) is the
+		// user's own, more specific decision and is not overridden.
 		switch r.subs.SubscriptionRequest(ctx, user, contact) {
 		case SubBlock:
 			tx.unlock()
