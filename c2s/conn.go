@@ -458,21 +458,11 @@ func (c *conn) recordFailure(err error) {
 		c.closeWhy = string(se.Condition)
 	case errors.Is(err, io.EOF):
 		c.closeWhy = "client-closed"
+	case isTimeout(err):
+		c.closeWhy = string(stream.ConnectionTimeout)
 	default:
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			c.closeWhy = string(stream.ConnectionTimeout)
-		} else {
-			c.closeWhy = "io-error"
-		}
+		c.closeWhy = "io-error"
 	}
-}
-
-// closeBound sends a stream error on a bound session, then lingers until
-// the client closes or the grace period passes.
-func (c *conn) closeBound(se *stream.Error) {
-	c.Close(se)
-	c.linger()
 }
 
 // fail ends a stream that failed during negotiation: a stream error is
@@ -489,22 +479,21 @@ func (c *conn) fail(err error) {
 		se, isStreamErr = c.closeErr, true
 	}
 	c.mu.Unlock()
-	var ne net.Error
 	switch {
 	case isStreamErr:
 	case errors.Is(err, io.EOF):
-	case errors.As(err, &ne) && ne.Timeout():
+	case isTimeout(err):
 		se = stream.Errorf(stream.ConnectionTimeout, "stream negotiation did not finish within %s", c.srv.cfg.AuthTimeout)
 	default:
 		return // the connection broke: nobody to tell
 	}
 	if c.bound {
-		if se == nil {
-			c.closeWith(nil, "client-closed")
-			c.linger()
-			return
+		why := "client-closed"
+		if se != nil {
+			why = string(se.Condition)
 		}
-		c.closeBound(se)
+		c.closeWith(se, why)
+		c.linger()
 		return
 	}
 	if se != nil {
@@ -805,7 +794,7 @@ func (c *conn) readStanzas(ctx context.Context) error {
 				return stream.Errorf(stream.InvalidFrom, "the 'from' address %q is not this session's JID %s", from, full)
 			}
 		}
-		stampFrom(el, c.jid, full, bare)
+		stampFrom(el, full, bare)
 		if el.Tag == "iq" && c.consumeOwnIQ(el) {
 			continue
 		}
@@ -815,7 +804,7 @@ func (c *conn) readStanzas(ctx context.Context) error {
 
 // stampFrom sets 'from' to the full JID, or the bare JID for subscription
 // management presence (RFC 6121 §3.1.2, §3.2.2, §3.3.2, §3.4.2).
-func stampFrom(el *etree.Element, j jid.JID, full, bare string) {
+func stampFrom(el *etree.Element, full, bare string) {
 	v := full
 	if el.Tag == "presence" {
 		switch el.SelectAttrValue("type", "") {

@@ -94,7 +94,7 @@ func TestStampFrom(t *testing.T) {
 		if tt.typ != "" {
 			el.CreateAttr("type", tt.typ)
 		}
-		stampFrom(el, j, j.String(), j.Bare().String())
+		stampFrom(el, j.String(), j.Bare().String())
 		if got := el.SelectAttrValue("from", ""); got != tt.want || len(el.Attr) != 1+boolInt(tt.typ != "") {
 			t.Errorf("%s type=%q: from = %q, want %q (one 'from' only)", tt.tag, tt.typ, got, tt.want)
 		}

@@ -53,15 +53,8 @@ func carbonEligible(el *etree.Element) bool {
 
 // SetCarbons enables or disables carbons for one session (XEP-0280 §4, §5).
 func (r *Router) SetCarbons(full jid.JID, enabled bool) bool {
-	return r.table.update(sessionAt{full}, func(res *resource) { res.carbons = enabled })
+	return r.table.updateJID(full, func(res *resource) { res.carbons = enabled })
 }
-
-// sessionAt lets table.update find a resource by full JID.
-type sessionAt struct{ full jid.JID }
-
-func (s sessionAt) JID() jid.JID            { return s.full }
-func (sessionAt) Send(*etree.Element) error { return nil }
-func (sessionAt) Close(*stream.Error)       {}
 
 // sendCarbons forwards a copy of el, wrapped in <sent/> or <received/>
 // (XEP-0280 §7, §8; XEP-0297), to every carbons-enabled resource of owner

@@ -24,18 +24,16 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// kindName is the presence type of a subscription kind.
-func kindName(k subscription.Kind) string {
-	switch k {
-	case subscription.Subscribe:
-		return "subscribe"
-	case subscription.Subscribed:
-		return "subscribed"
-	case subscription.Unsubscribe:
-		return "unsubscribe"
-	default:
-		return "unsubscribed"
+// unavailablePresence is unavailable presence from from, addressed to to
+// (no 'to' when to is zero).
+func unavailablePresence(from, to jid.JID) *etree.Element {
+	el := etree.NewElement("presence")
+	el.CreateAttr("from", from.String())
+	if !to.IsZero() {
+		el.CreateAttr("to", to.String())
 	}
+	el.CreateAttr("type", "unavailable")
+	return el
 }
 
 // deliverPresence hands a presence stanza from from, addressed to a local
@@ -80,10 +78,7 @@ func (r *Router) sendPresenceOf(ctx context.Context, owner, contact jid.JID, una
 		from, _ := jid.Parse(p.SelectAttrValue("from", ""))
 		var el *etree.Element
 		if unavailable {
-			el = etree.NewElement("presence")
-			el.CreateAttr("from", p.SelectAttrValue("from", ""))
-			el.CreateAttr("to", contact.String())
-			el.CreateAttr("type", "unavailable")
+			el = unavailablePresence(from, contact)
 		} else {
 			el = presenceCopy(p, contact)
 		}
@@ -114,7 +109,7 @@ func (r *Router) sendSubscription(ctx context.Context, owner, contact jid.JID, k
 	el := etree.NewElement("presence")
 	el.CreateAttr("from", owner.String())
 	el.CreateAttr("to", contact.String())
-	el.CreateAttr("type", kindName(k))
+	el.CreateAttr("type", k.String())
 	if r.IsLocal(contact) {
 		r.inboundSubscription(ctx, contact, owner, k, el)
 		return
@@ -227,9 +222,10 @@ func (r *Router) outboundSubscription(ctx context.Context, sender Session, to ji
 }
 
 // pushIfCurrent pushes an item changed earlier in this operation unless a
-// later change to it was pushed meanwhile: routing to a local contact runs
-// the contact's side at once, and its answer (an automatic approval) may
-// already have changed and pushed the same item.
+// later change to it was pushed meanwhile. Automatic answers are deferred
+// (see later), but one started outside a deferring operation (a roster
+// removal, an answer to an answer) runs the other side at once and may
+// change and push the same item before this push.
 func (r *Router) pushIfCurrent(ctx context.Context, owner jid.JID, it storage.RosterItem) {
 	contact, err := jid.Parse(it.Contact)
 	if err != nil {

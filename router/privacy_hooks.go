@@ -26,16 +26,21 @@ func (r *Router) Resources(owner jid.JID) []jid.JID {
 // push: privacy list pushes (XEP-0016 §2.6) and block pushes (XEP-0191
 // §3.3). The clients' results are dropped by handleIQ.
 func (r *Router) PushIQ(owner jid.JID, payload *etree.Element, only func(full jid.JID) bool) {
+	r.pushIQ(owner, payload, func(t target) bool { return only == nil || only(t.sess.JID()) })
+}
+
+// pushIQ sends a server push (an iq set with no 'from', RFC 6121 §2.1.6)
+// carrying a copy of payload to each of owner's sessions that keep accepts.
+func (r *Router) pushIQ(owner jid.JID, payload *etree.Element, keep func(target) bool) {
 	var buf [8]target
 	for _, t := range r.table.resources(buf[:0], owner.Bare()) {
-		full := t.sess.JID()
-		if only != nil && !only(full) {
+		if !keep(t) {
 			continue
 		}
 		push := etree.NewElement("iq")
 		push.CreateAttr("type", "set")
 		push.CreateAttr("id", "push-"+newID())
-		push.CreateAttr("to", full.String())
+		push.CreateAttr("to", t.sess.JID().String())
 		push.AddChild(payload.Copy())
 		deliverTo(t.sess, push)
 	}
@@ -87,11 +92,7 @@ func (r *Router) ReconcilePresence(ctx context.Context, owner jid.JID, hide, sho
 				seen[c] = struct{}{}
 				switch {
 				case hide(a.full, c):
-					el := etree.NewElement("presence")
-					el.CreateAttr("from", a.full.String())
-					el.CreateAttr("to", c.String())
-					el.CreateAttr("type", "unavailable")
-					r.deliverPresence(ctx, a.full, c, el)
+					r.deliverPresence(ctx, a.full, c, unavailablePresence(a.full, c))
 				case show(a.full, c):
 					r.deliverPresence(ctx, a.full, c, presenceCopy(a.presence, c))
 				}

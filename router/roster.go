@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/beevik/etree"
@@ -165,15 +166,7 @@ func (tx *rosterTx) all(ctx context.Context) ([]storage.RosterItem, int64, error
 		for _, it := range tx.cache.items {
 			items = append(items, it)
 		}
-		slices.SortFunc(items, func(a, b storage.RosterItem) int {
-			if a.Contact < b.Contact {
-				return -1
-			}
-			if a.Contact > b.Contact {
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(items, func(a, b storage.RosterItem) int { return strings.Compare(a.Contact, b.Contact) })
 		return items, tx.cache.version, nil
 	}
 	items, v, err := tx.r.store.Rosters.Roster(ctx, tx.owner.String())
@@ -277,40 +270,22 @@ func RosterItemElement(it storage.RosterItem, removed bool) *etree.Element {
 // pushRoster sends a roster push (RFC 6121 §2.1.6) of one item to every
 // interested resource of owner, or only to one resource when only is set.
 func (r *Router) pushRoster(owner jid.JID, it storage.RosterItem, removed bool, version int64, only jid.JID) {
-	var buf [8]target
-	for _, t := range r.table.resources(buf[:0], owner) {
-		if !only.IsZero() && t.sess.JID() != only {
-			continue
+	q := etree.NewElement("query")
+	q.CreateAttr("xmlns", NSRoster)
+	q.CreateAttr("ver", strconv.FormatInt(version, 10))
+	q.AddChild(RosterItemElement(it, removed))
+	r.pushIQ(owner, q, func(t target) bool {
+		if !only.IsZero() {
+			return t.sess.JID() == only
 		}
-		if only.IsZero() && !t.interested {
-			continue
-		}
-		push := etree.NewElement("iq")
-		push.CreateAttr("type", "set")
-		push.CreateAttr("id", "push-"+newID())
-		push.CreateAttr("to", t.sess.JID().String())
-		q := push.CreateElement("query")
-		q.CreateAttr("xmlns", NSRoster)
-		q.CreateAttr("ver", strconv.FormatInt(version, 10))
-		q.AddChild(RosterItemElement(it, removed))
-		deliverTo(t.sess, push)
-	}
+		return t.interested
+	})
 }
 
 // markInterested records that a resource requested the roster, which makes
 // it receive roster pushes (RFC 6121 §2.1.6 "interested resource").
 func (r *Router) markInterested(full jid.JID) {
-	bare := full.Bare()
-	sh := r.table.shard(bare)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if acc := sh.accounts[bare]; acc != nil {
-		for _, res := range acc.resources {
-			if res.sess.JID() == full {
-				res.interested = true
-			}
-		}
-	}
+	r.table.updateJID(full, func(res *resource) { res.interested = true })
 }
 
 // Roster returns the roster of requester's account and marks requester as

@@ -200,17 +200,15 @@ func (r *Router) Bind(s Session) {
 // (RFC 6121 §4.5.2, §4.6); the router sends it.
 func (r *Router) Unbind(ctx context.Context, s Session) {
 	res, ok := r.table.unbind(s)
-	if ok && res.available {
-		unavailable := etree.NewElement("presence")
-		unavailable.CreateAttr("from", s.JID().String())
-		unavailable.CreateAttr("type", "unavailable")
-		r.broadcastPresence(ctx, s.JID(), unavailable, res.directed)
+	if !ok {
+		return
 	}
-	if ok {
-		r.forgetRoster(s.JID().Bare())
-		if _, rebound := r.table.lookupFull(s.JID(), jid.JID{}); !rebound {
-			r.policy.SessionEnded(s.JID())
-		}
+	if res.available {
+		r.broadcastPresence(ctx, s.JID(), unavailablePresence(s.JID(), jid.JID{}), res.directed)
+	}
+	r.forgetRoster(s.JID().Bare())
+	if _, rebound := r.table.lookupFull(s.JID(), jid.JID{}); !rebound {
+		r.policy.SessionEnded(s.JID())
 	}
 }
 
@@ -423,7 +421,7 @@ func (r *Router) deliverToBare(ctx context.Context, sender Session, bare jid.JID
 	var got [8]jid.JID
 	delivered := got[:0]
 	for _, t := range targets {
-		if !t.available || t.priority < 0 {
+		if !t.available { // excluded above: unavailable, negative, flushing or refused
 			continue
 		}
 		if typ == "headline" || t.priority == best {

@@ -129,17 +129,24 @@ func (t *table) unbind(s Session) (res resource, ok bool) {
 	return resource{}, false
 }
 
-// update runs f on the resource of s under the shard's write lock. A
-// sessionAt matches the session bound at its full JID.
+// update runs f on the resource of s under the shard's write lock.
 func (t *table) update(s Session, f func(r *resource)) bool {
-	bare := s.JID().Bare()
+	return t.updateWhere(s.JID().Bare(), func(r *resource) bool { return r.sess == s }, f)
+}
+
+// updateJID runs f on the resource bound at full under the shard's write
+// lock, for callers that know the address but not the session.
+func (t *table) updateJID(full jid.JID, f func(r *resource)) bool {
+	return t.updateWhere(full.Bare(), func(r *resource) bool { return r.sess.JID() == full }, f)
+}
+
+func (t *table) updateWhere(bare jid.JID, match func(*resource) bool, f func(r *resource)) bool {
 	sh := t.shard(bare)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	_, byJID := s.(sessionAt)
 	if acc := sh.accounts[bare]; acc != nil {
 		for _, r := range acc.resources {
-			if r.sess == s || byJID && r.sess.JID() == s.JID() {
+			if match(r) {
 				f(r)
 				return true
 			}
