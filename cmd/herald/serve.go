@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/herald-im/herald/server"
@@ -33,6 +36,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return srv.Run(ctx, shutdownGrace, func() { printHint(stdout, cfg, srv) })
 }
 
+// selfCommand is how the user can run this program again: "go run
+// ./cmd/herald" when it was started with go run (the binary then lives in
+// a temporary go-build directory), "herald" otherwise.
+func selfCommand() string {
+	if exe, err := os.Executable(); err == nil && strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/herald"
+	}
+	return "herald"
+}
+
 // printHint tells a newcomer how to add a user and connect.
 func printHint(w io.Writer, cfg server.Config, srv *server.Server) {
 	domain := cfg.Domains[0]
@@ -46,7 +59,7 @@ func printHint(w io.Writer, cfg server.Config, srv *server.Server) {
 	if a := srv.HTTPAddr(); a != nil {
 		fmt.Fprintf(w, "  metrics and health:   http://%s/metrics  http://%s/healthz\n", a, a)
 	}
-	fmt.Fprintf(w, "Add a user:   herald adduser -data-dir %s alice@%s\n", cfg.DataDir, domain)
+	fmt.Fprintf(w, "Add a user:   %s adduser -data-dir %s alice@%s\n", selfCommand(), cfg.DataDir, domain)
 	if a, ok := srv.C2SAddr().(*net.TCPAddr); ok {
 		fmt.Fprintf(w, "Then connect any XMPP client as alice@%s to port %d of this machine.\n", domain, a.Port)
 	}
