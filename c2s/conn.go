@@ -242,10 +242,14 @@ func (c *conn) closeWith(serr *stream.Error, why string) {
 
 // stallGrace is how long one write may block before a session whose queue
 // is over its limit counts as not reading; hardQueueFactor bounds the queue
-// whatever the writer is doing.
+// whatever the writer is doing. The hard bound is only a memory guard: it
+// must sit well above what a burst to a reading client can queue while
+// that client's goroutines wait for a CPU (a loaded machine can leave a
+// healthy reader unscheduled for tens of milliseconds), so that the stall
+// rule, not a race with the scheduler, decides who is slow.
 const (
 	stallGrace      = 2 * time.Second
-	hardQueueFactor = 4
+	hardQueueFactor = 16
 )
 
 // stalledLocked reports, for a queue over its limit, whether the client is

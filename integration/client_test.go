@@ -95,11 +95,31 @@ func dialMellium(ctx context.Context, s *servertest.Server, user, password strin
 		bind = bindFeature(o.resource)
 	}
 	features = append(features, xmpp.SASL("", password, mech), bind)
-	sess, err := xmpp.NewClientSession(ctx, origin, rw, features...)
+	sess, err := newMelliumSession(ctx, conn, rw, origin, features...)
 	if err != nil {
-		conn.Close()
 		return nil, fmt.Errorf("negotiate a session as %s with %s: %w", origin, mech.Name, err)
 	}
+	return sess, nil
+}
+
+// newMelliumSession negotiates a client session over rw (conn, or TLS on
+// it), closing conn if that fails. mellium watches a context it is given
+// from a goroutine that, when the context ends, sets the connection's
+// deadline to the past and back; if that goroutine runs late (a loaded
+// machine) it fires after negotiation, in the middle of a later write, and
+// a TLS connection whose write timed out is broken for good. So mellium
+// gets a context that never ends, and ctx's time limit becomes a deadline
+// on the connection itself, cleared once the session is up.
+func newMelliumSession(ctx context.Context, conn net.Conn, rw io.ReadWriter, origin jid.JID, features ...xmpp.StreamFeature) (*xmpp.Session, error) {
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	sess, err := xmpp.NewClientSession(context.WithoutCancel(ctx), origin, rw, features...)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	conn.SetDeadline(time.Time{})
 	return sess, nil
 }
 
@@ -259,9 +279,11 @@ func (c *client) HandleXMPP(r xmlstream.TokenReadEncoder, start *xml.StartElemen
 // are put in jabber:client by mellium.
 func (c *client) send(raw string) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wireTimeout)
-	defer cancel()
-	if err := c.sess.Send(ctx, xml.NewDecoder(strings.NewReader(raw))); err != nil {
+	// A write deadline rather than a context: see dialMellium.
+	conn := c.sess.Conn()
+	conn.SetWriteDeadline(time.Now().Add(wireTimeout))
+	defer conn.SetWriteDeadline(time.Time{})
+	if err := c.sess.Send(context.Background(), xml.NewDecoder(strings.NewReader(raw))); err != nil {
 		c.t.Fatalf("%s: send %s: %v", c.jid, raw, err)
 	}
 }

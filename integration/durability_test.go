@@ -241,12 +241,12 @@ func (h *imHerald) login(user, password, resource string) *client {
 	if err != nil {
 		h.t.Fatalf("dial %s: %v", h.addr, err)
 	}
-	sess, err := xmpp.NewClientSession(ctx, origin, conn,
+	sess, err := newMelliumSession(ctx, conn, conn,
+		origin,
 		xmpp.StartTLS(h.tls.Clone()),
 		xmpp.SASL("", password, sasl.ScramSha256),
 		bindFeature(resource))
 	if err != nil {
-		conn.Close()
 		h.t.Fatalf("log in as %s: %v", origin, err)
 	}
 	c := &client{

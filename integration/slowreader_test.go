@@ -175,7 +175,10 @@ func TestSlowReader_QueueOverflowClosesWithPolicyViolation_ServerStaysUp_RFC6120
 // few tens of KiB, which the kernel's socket buffers alone can take at
 // once; the client is not slow, so it must receive every message and
 // never be closed (ARCHITECTURE.md: the queue limit is for clients that
-// do not read, "nats-server's slow-consumer rule").
+// do not read, "nats-server's slow-consumer rule"). All 32 messages
+// together stay below the queue's hard bound (16 × 20,000 bytes), so even
+// if the reading goroutine is not scheduled for a while on a loaded
+// machine, only a write blocked for the whole stall grace could close it.
 func TestOutboundQueue_ReadingClientNotClosedByBurst(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, smallQueues)

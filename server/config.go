@@ -152,8 +152,10 @@ type C2SConfig struct {
 	MaxDepth int `toml:"max_depth"`
 	// MaxAttrs limits the attributes on one element. Default 64.
 	MaxAttrs int `toml:"max_attrs"`
-	// OutboundQueueBytes limits a session's unsent output; a session
-	// exceeding it is closed. At least MaxStanzaBytes. Default 1 MiB.
+	// OutboundQueueBytes limits a session's unsent output: a session
+	// exceeding it while a write to it has been blocked for 2 s is closed,
+	// and one exceeding 16 times it is closed at once. At least
+	// MaxStanzaBytes. Default 1 MiB.
 	OutboundQueueBytes int `toml:"outbound_queue_bytes"`
 	// AuthTimeout bounds TLS negotiation, SASL authentication and resource
 	// binding together. Default 60s.
