@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/herald-im/herald/internal/limit"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net"
@@ -53,11 +55,23 @@ const maxBindAttempts = 5
 type countingReader struct {
 	r io.Reader
 	n atomic.Uint64
+	// shape holds the input to c2s.inbound_rate (nil: no limit); the
+	// time it makes reads wait is added to waited.
+	shape  *limit.Shaper
+	waited prometheus.Counter
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.shape != nil {
+		p = c.shape.Window(p)
+	}
 	n, err := c.r.Read(p)
 	c.n.Add(uint64(n))
+	if c.shape != nil {
+		if d := c.shape.Took(n); d > 0 {
+			c.waited.Add(d.Seconds())
+		}
+	}
 	return n, err
 }
 
@@ -121,6 +135,8 @@ type conn struct {
 func newConn(srv *Server, nc net.Conn, directTLS bool) *conn {
 	c := &conn{srv: srv, raw: nc, directTLS: directTLS}
 	c.in.r = nc
+	c.in.shape = limit.NewShaper(srv.cfg.InboundRate, srv.cfg.InboundBurst)
+	c.in.waited = srv.metrics.inboundWait
 	return c
 }
 

@@ -15,6 +15,7 @@ type metrics struct {
 	auth         *prometheus.CounterVec
 	received     *prometheus.CounterVec
 	sent         *prometheus.CounterVec
+	inboundWait  prometheus.Counter
 	receivedKind map[string]prometheus.Counter
 	sentKind     map[string]prometheus.Counter
 }
@@ -47,6 +48,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "herald_c2s_stanzas_sent_total",
 			Help: "Stanzas queued to clients, by kind.",
 		}, []string{"kind"}),
+		inboundWait: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_c2s_inbound_throttled_seconds_total",
+			Help: "Time reads from clients waited because a client sent faster than c2s.inbound_rate allows.",
+		}),
 		receivedKind: make(map[string]prometheus.Counter),
 		sentKind:     make(map[string]prometheus.Counter),
 	}
@@ -55,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.sentKind[k] = m.sent.WithLabelValues(k)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.open, m.accepted, m.closed, m.auth, m.received, m.sent} {
+		for _, c := range []prometheus.Collector{m.open, m.accepted, m.closed, m.auth, m.received, m.sent, m.inboundWait} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("c2s: register metrics: %w", err)
 			}

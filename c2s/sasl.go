@@ -13,7 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"net"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 	"github.com/emersion/go-sasl"
@@ -150,7 +153,21 @@ func (c *conn) negotiateSASL(ctx context.Context) error {
 		switch {
 		case ns == nsSASL && el.Tag == "auth":
 			mech := el.SelectAttrValue("mechanism", "")
-			user, data, err := c.authenticate(ctx, el, o)
+			attempt, wait, ok := c.srv.authFails.Begin(c.remoteIP())
+			var user jid.JID
+			var data []byte
+			if ok {
+				user, data, err = c.authenticate(ctx, el, o)
+			} else {
+				// Too many recent failures from this address: the
+				// credentials are not even checked, so guessing on
+				// gains nothing (RFC 6120 §6.5.12, §13.8).
+				c.log.Warn("c2s: authentication refused: too many failures from this address", "retry_after", wait.Round(time.Second))
+				err = failure("temporary-auth-failure", "too many failed authentications from your address; try again in %s", max(wait.Round(time.Second), time.Second))
+			}
+			if err == nil || isAborted(err) {
+				attempt.Forgive()
+			}
 			if err == nil {
 				c.srv.metrics.auth.WithLabelValues(mech, "success").Inc()
 				if err := c.writeNow(saslElement("success", data)); err != nil {
@@ -190,6 +207,22 @@ func (c *conn) negotiateSASL(ctx context.Context) error {
 			return stream.Errorf(stream.UnsupportedStanzaType, "unexpected <%s xmlns='%s'/> during authentication", el.Tag, ns)
 		}
 	}
+}
+
+// isAborted reports whether err is a handshake the client aborted, which
+// is not a failed authentication.
+func isAborted(err error) bool {
+	var fe *saslError
+	return errors.As(err, &fe) && fe.cond == "aborted"
+}
+
+// remoteIP returns the client's IP address (the zero Addr when the
+// connection is not IP).
+func (c *conn) remoteIP() netip.Addr {
+	if a, ok := c.raw.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr()
+	}
+	return netip.Addr{}
 }
 
 // authenticate runs one SASL handshake started by auth. It returns a

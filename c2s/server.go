@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/herald-im/herald/internal/limit"
 	"log/slog"
 	"net"
 	"sync"
@@ -48,6 +49,18 @@ type Config struct {
 	// SASLRetries is how many failed authentications a stream may make
 	// before it is closed with policy-violation (RFC 6120 §6.4.5; default 3).
 	SASLRetries int
+	// InboundRate is how many bytes per second a connection may send,
+	// sustained, and InboundBurst how many at once; a client sending
+	// faster is slowed down (its reads wait), not disconnected. Zero
+	// InboundRate means no limit.
+	InboundRate, InboundBurst int
+	// AuthFailures is how many failed authentications one address (an
+	// IPv4 address or an IPv6 /64) may make at once; the allowance refills
+	// over AuthFailureWindow. An address without allowance left gets
+	// <temporary-auth-failure/> without its credentials being checked.
+	// Zero for either means no limit.
+	AuthFailures      int
+	AuthFailureWindow time.Duration
 	// AllowAnonymous offers SASL ANONYMOUS (RFC 4505).
 	AllowAnonymous bool
 	// ExternalAuth offers SASL EXTERNAL to clients whose certificate the
@@ -99,6 +112,9 @@ type Server struct {
 	// secret keys the fake SCRAM salts returned for unknown users, so
 	// that a probe cannot tell which accounts exist.
 	secret [32]byte
+	// authFails limits failed authentications per address; nil for no
+	// limit.
+	authFails *limit.Failures
 	// poll parks idle sessions; nil where unsupported or disabled.
 	poll      *poller
 	stopSweep chan struct{}
@@ -133,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:   m,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		authFails: limit.NewFailures(cfg.AuthFailures, cfg.AuthFailureWindow),
 	}
 	for _, d := range cfg.Domains {
 		s.domains[d.Domain()] = d.Domainpart()

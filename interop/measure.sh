@@ -34,8 +34,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 log "building herald and heraldload"
 (cd "$root" && go build -o "$work/herald" ./cmd/herald && go build -o "$work/heraldload" ./cmd/heraldload)
 
+# The routing measurement sends as fast as the server takes messages; the
+# per-connection input shaper (c2s.inbound_rate) would measure the shaper's
+# rate instead of the router's cost, so it is off here.
+cat >"$work/herald.toml" <<'TOML'
+[c2s]
+inbound_rate = 0
+TOML
+
 log "starting herald serve (data in $work/data)"
 "$work/herald" serve \
+	-config "$work/herald.toml" \
 	-data-dir "$work/data" \
 	-domain localhost \
 	-c2s-listen 127.0.0.1:0 \

@@ -66,6 +66,18 @@ const (
 	// DefaultSASLRetries is the default number of SASL attempts allowed on
 	// one stream (RFC 6120 §6.4.5: "at least 2 and no more than 5").
 	DefaultSASLRetries = 3
+	// DefaultInboundRate is how many bytes per second a client connection
+	// may send, sustained (64 KiB/s: some 400 chat messages a second).
+	DefaultInboundRate = 64 << 10
+	// DefaultInboundBurst is how many bytes a client may send at once
+	// before DefaultInboundRate applies (512 KiB: two stanzas of the
+	// largest default size).
+	DefaultInboundBurst = 512 << 10
+	// DefaultAuthFailures is how many failed authentications one address
+	// may make at once; DefaultAuthFailureWindow is the time over which
+	// that allowance refills (one more failure a minute).
+	DefaultAuthFailures      = 10
+	DefaultAuthFailureWindow = 10 * time.Minute
 )
 
 // Sanity bounds enforced by Validate. They are generous: their purpose is to
@@ -79,7 +91,10 @@ const (
 	maxOutboundQueueBytes = 1 << 30 // 1 GiB
 	minSASLRetries        = 2       // RFC 6120 §6.4.5
 	maxSASLRetries        = 5       // RFC 6120 §6.4.5
-	maxDomainBytes        = 1023    // RFC 7622 §3.2
+	// minInboundRate keeps the shaper's longest wait (512 bytes at this
+	// rate) under a second.
+	minInboundRate = 1024
+	maxDomainBytes = 1023 // RFC 7622 §3.2
 )
 
 // Config is Herald's configuration. It is read from a TOML file (see
@@ -175,6 +190,24 @@ type C2SConfig struct {
 	// SASLRetries is the number of failed SASL attempts allowed on one
 	// stream, between 2 and 5 (RFC 6120 §6.4.5). Default 3.
 	SASLRetries int `toml:"sasl_retries"`
+	// InboundRate is how many bytes per second one client connection may
+	// send, sustained; a client sending faster is slowed down (the server
+	// reads from it more slowly and TCP pushes back), never disconnected
+	// or dropped. 0 disables the limit; otherwise at least 1024. Default
+	// 65536.
+	InboundRate int `toml:"inbound_rate"`
+	// InboundBurst is how many bytes a client may send at once before
+	// InboundRate applies; at least MaxStanzaBytes. Default 524288.
+	InboundBurst int `toml:"inbound_burst"`
+	// AuthFailures is how many failed authentications one address (an
+	// IPv4 address, or an IPv6 /64) may make at once; after that it may
+	// fail once more every AuthFailureWindow/AuthFailures, and until then
+	// its attempts get <temporary-auth-failure/> without the credentials
+	// being checked. 0 disables the limit. Default 10.
+	AuthFailures int `toml:"auth_failures"`
+	// AuthFailureWindow is the time over which the AuthFailures allowance
+	// refills. Default 10m.
+	AuthFailureWindow Duration `toml:"auth_failure_window"`
 	// AllowAnonymous offers SASL ANONYMOUS (RFC 4505). Default false.
 	AllowAnonymous bool `toml:"allow_anonymous"`
 	// ClientCAFile is a PEM file of CA certificates; when set, clients
@@ -259,6 +292,10 @@ func DefaultConfig() Config {
 			PingTimeout:        Duration(DefaultPingTimeout),
 			ParkAfter:          Duration(DefaultParkAfter),
 			SASLRetries:        DefaultSASLRetries,
+			InboundRate:        DefaultInboundRate,
+			InboundBurst:       DefaultInboundBurst,
+			AuthFailures:       DefaultAuthFailures,
+			AuthFailureWindow:  Duration(DefaultAuthFailureWindow),
 		},
 		S2S:     S2SConfig{Listen: DefaultS2SListen},
 		HTTP:    HTTPConfig{Listen: DefaultHTTPListen},
@@ -492,6 +529,18 @@ func (c *Config) Validate() error {
 	}
 	if s.SASLRetries < minSASLRetries || s.SASLRetries > maxSASLRetries {
 		bad("c2s.sasl_retries = %d: must be between %d and %d (RFC 6120 §6.4.5)", s.SASLRetries, minSASLRetries, maxSASLRetries)
+	}
+	switch {
+	case s.InboundRate < 0 || s.InboundRate > 0 && s.InboundRate < minInboundRate:
+		bad("c2s.inbound_rate = %d: must be 0 (no limit) or at least %d bytes per second", s.InboundRate, minInboundRate)
+	case s.InboundRate > 0 && s.InboundBurst < s.MaxStanzaBytes:
+		bad("c2s.inbound_burst = %d: must be at least c2s.max_stanza_bytes (%d), so that one full stanza can arrive at once", s.InboundBurst, s.MaxStanzaBytes)
+	}
+	if s.AuthFailures < 0 {
+		bad("c2s.auth_failures = %d: must be 0 (no limit) or more", s.AuthFailures)
+	}
+	if s.AuthFailures > 0 && s.AuthFailureWindow <= 0 {
+		bad("c2s.auth_failure_window = %q: must be a positive duration, such as \"10m\", when c2s.auth_failures is set", s.AuthFailureWindow)
 	}
 	for _, t := range []struct {
 		key string

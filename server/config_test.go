@@ -158,6 +158,10 @@ idle_timeout = "2m30s"
 ping_timeout = "10s"
 park_after = "0s"
 sasl_retries = 5
+inbound_rate = 2048
+inbound_burst = 10000
+auth_failures = 3
+auth_failure_window = "1h"
 allow_anonymous = true
 client_ca_file = "ca.pem"
 hide_os = true
@@ -192,6 +196,10 @@ path = "/var/lib/herald/accounts.db"
 			IdleTimeout:        Duration(150 * time.Second),
 			PingTimeout:        Duration(10 * time.Second),
 			SASLRetries:        5,
+			InboundRate:        2048,
+			InboundBurst:       10000,
+			AuthFailures:       3,
+			AuthFailureWindow:  Duration(time.Hour),
 			AllowAnonymous:     true,
 			ClientCAFile:       ca,
 			HideOS:             true,
@@ -455,6 +463,13 @@ func TestValidateCases(t *testing.T) {
 		{"sasl retries 1", func(c *Config) { c.C2S.SASLRetries = 1 }, "c2s.sasl_retries = 1", nil},
 		{"sasl retries 2", func(c *Config) { c.C2S.SASLRetries = 2 }, "", nil},
 		{"ping timeout zero", func(c *Config) { c.C2S.PingTimeout = 0 }, "c2s.ping_timeout", nil},
+		{"inbound rate off", func(c *Config) { c.C2S.InboundRate, c.C2S.InboundBurst = 0, 0 }, "", nil},
+		{"inbound rate too low", func(c *Config) { c.C2S.InboundRate = 100 }, "c2s.inbound_rate = 100: must be 0 (no limit) or at least 1024", nil},
+		{"inbound rate negative", func(c *Config) { c.C2S.InboundRate = -1 }, "c2s.inbound_rate = -1", nil},
+		{"inbound burst below a stanza", func(c *Config) { c.C2S.InboundBurst = 1000 }, "c2s.inbound_burst = 1000: must be at least c2s.max_stanza_bytes (262144)", nil},
+		{"auth failure limit off", func(c *Config) { c.C2S.AuthFailures, c.C2S.AuthFailureWindow = 0, 0 }, "", nil},
+		{"auth failures negative", func(c *Config) { c.C2S.AuthFailures = -2 }, "c2s.auth_failures = -2", nil},
+		{"auth failure window zero", func(c *Config) { c.C2S.AuthFailureWindow = 0 }, "c2s.auth_failure_window", nil},
 		{"missing client CA", func(c *Config) { c.C2S.ClientCAFile = "/nonexistent/ca.pem" }, `c2s.client_ca_file = "/nonexistent/ca.pem": file does not exist`, nil},
 		{"client CA is a directory", func(c *Config) { c.C2S.ClientCAFile = os.TempDir() }, "not a regular file", nil},
 		{"log values are case-insensitive", func(c *Config) { c.Log.Level, c.Log.Format = "WARN", "JSON" }, "", func(t *testing.T, c Config) {
