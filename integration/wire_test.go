@@ -141,12 +141,23 @@ type wire struct {
 // port.
 func dialWire(t testing.TB, s *servertest.Server) *wire {
 	t.Helper()
+	return dialWireFrom(t, s, "")
+}
+
+// dialWireFrom is dialWire from the loopback source address source ("":
+// the system's choice), so that a test can be clients on several
+// addresses.
+func dialWireFrom(t testing.TB, s *servertest.Server, source string) *wire {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wireTimeout)
 	defer cancel()
 	var d net.Dialer
+	if source != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(source)}
+	}
 	conn, err := d.DialContext(ctx, "tcp", s.C2SAddr().String())
 	if err != nil {
-		t.Fatalf("dial %s: %v", s.C2SAddr(), err)
+		t.Fatalf("dial %s from %q: %v", s.C2SAddr(), source, err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &wire{t: t, srv: s, conn: conn, dec: xml.NewDecoder(conn)}
