@@ -90,7 +90,10 @@ type conn struct {
 
 	domain jid.JID // the local domain the stream was opened to
 	user   jid.JID // the authenticated bare JID
-	jid    jid.JID // the bound full JID
+	// temporary is set when user is a temporary account created for an
+	// anonymous login; finish deletes it.
+	temporary bool
+	jid       jid.JID // the bound full JID
 
 	// Output. After binding, every write goes through out and a writer
 	// goroutine that runs only while out is non-empty.
@@ -447,6 +450,9 @@ func (c *conn) finish() {
 		if c.bound {
 			c.srv.cfg.Router.Unbind(c.ctx, c)
 		}
+		if c.temporary {
+			c.deleteTemporaryAccount()
+		}
 		c.mu.Lock()
 		reason := c.closeWhy
 		if reason == "" {
@@ -462,6 +468,22 @@ func (c *conn) finish() {
 		c.srv.connDone(c)
 	})
 }
+
+// deleteTemporaryAccount removes the account an anonymous login created,
+// with everything stored for it: an anonymous JID lasts as long as its
+// session (RFC 4505 §3; XEP-0175). It runs after Unbind, so contacts have
+// seen the unavailable presence first. Should it fail, the next start of
+// the server removes the account.
+func (c *conn) deleteTemporaryAccount() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), temporaryDeleteTimeout)
+	defer cancel()
+	if err := c.srv.cfg.Accounts.DeleteAccount(ctx, c.user.String()); err != nil {
+		c.log.Error("c2s: could not delete an anonymous session's temporary account", "jid", c.user.String(), "err", err)
+	}
+}
+
+// temporaryDeleteTimeout bounds the deletion of a temporary account.
+const temporaryDeleteTimeout = 10 * time.Second
 
 // recordFailure remembers why the connection ends, for logs and metrics.
 func (c *conn) recordFailure(err error) {

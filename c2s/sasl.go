@@ -331,6 +331,14 @@ func (c *conn) newMechanism(ctx context.Context, name string, o offer, a *authSt
 			if err != nil {
 				return failure("temporary-auth-failure", "could not create an anonymous address")
 			}
+			// A temporary account, so that the session can keep a
+			// roster, lists and subscriptions like any other; finish
+			// deletes it.
+			if err := c.srv.cfg.Accounts.CreateTemporaryAccount(ctx, u.String()); err != nil {
+				c.log.Error("c2s: could not create a temporary account for an anonymous login", "err", err)
+				return failure("temporary-auth-failure", "could not create an anonymous account")
+			}
+			c.temporary = true
 			a.user = u
 			return nil
 		})
@@ -366,7 +374,9 @@ func checkAuthzid(authzid string, user jid.JID) *saslError {
 func (c *conn) account(ctx context.Context, user jid.JID) (storage.Account, *saslError) {
 	acc, err := c.srv.cfg.Accounts.Account(ctx, user.String())
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, storage.ErrNotFound), err == nil && acc.Temporary:
+		// A temporary account belongs to one anonymous session: nobody
+		// logs in to it, whatever the mechanism.
 		return storage.Account{}, failure("not-authorized", "authentication failed")
 	case err != nil:
 		c.srv.cfg.Logger.Error("c2s: account lookup failed", "err", err)

@@ -132,6 +132,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	s.db = db
+	// Temporary accounts of anonymous sessions end with their sessions; a
+	// server that stopped without ending them (a crash, kill -9) left
+	// them behind.
+	if n, err := db.DeleteTemporaryAccounts(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("remove leftover temporary accounts: %w", err)
+	} else if n > 0 {
+		log.Info("removed temporary accounts left by anonymous sessions of an earlier run", "count", n)
+	}
 
 	sw := namespaces.Software{Name: "Herald", Version: Version()}
 	if !cfg.C2S.HideOS {

@@ -37,6 +37,9 @@ type Account struct {
 	Credentials Credentials
 	// Disabled accounts exist but must not be allowed to authenticate.
 	Disabled bool
+	// Temporary accounts belong to an anonymous session (see
+	// Accounts.CreateTemporaryAccount); they have no credentials.
+	Temporary bool
 	// Created is when the account was created, as recorded by the backend.
 	Created time.Time
 }
@@ -50,6 +53,16 @@ type Accounts interface {
 	// CreateAccount stores a new, enabled account. It fails with ErrExists
 	// if an account with that JID already exists.
 	CreateAccount(ctx context.Context, jid string, creds Credentials) error
+	// CreateTemporaryAccount stores an enabled account without
+	// credentials for a session that authenticated anonymously (RFC
+	// 4505), so that it can hold a roster, lists and subscriptions while
+	// it lasts; nobody can log in to it. It fails with ErrExists if an
+	// account with that JID already exists.
+	CreateTemporaryAccount(ctx context.Context, jid string) error
+	// DeleteTemporaryAccounts removes every temporary account and
+	// everything stored for them (left over when the server stopped
+	// without ending their sessions) and returns how many there were.
+	DeleteTemporaryAccounts(ctx context.Context) (int, error)
 	// DeleteAccount removes an account and everything stored for it. It
 	// fails with ErrNotFound if there is no such account.
 	DeleteAccount(ctx context.Context, jid string) error
@@ -65,6 +78,7 @@ type Accounts interface {
 	// AccountExists reports whether an account exists.
 	AccountExists(ctx context.Context, jid string) (bool, error)
 	// ListAccounts returns the bare JIDs of the accounts of one domain (all
-	// accounts if domain is ""), sorted in ascending byte order.
+	// accounts if domain is ""), sorted in ascending byte order. Temporary
+	// accounts are not listed.
 	ListAccounts(ctx context.Context, domain string) ([]string, error)
 }

@@ -18,7 +18,7 @@ const (
 )
 
 const (
-	accountQuery = `SELECT a.disabled, a.created_at, s.hash, s.salt, s.iterations, s.stored_key, s.server_key
+	accountQuery = `SELECT a.disabled, a.temporary, a.created_at, s.hash, s.salt, s.iterations, s.stored_key, s.server_key
 FROM accounts AS a LEFT JOIN account_scram AS s ON s.jid = a.jid
 WHERE a.jid = ?`
 	existsQuery = `SELECT EXISTS (SELECT 1 FROM accounts WHERE jid = ?)`
@@ -65,6 +65,41 @@ ON CONFLICT (jid) DO NOTHING`,
 		return fmt.Errorf("sqlite: creating account %s: %w", jid, err)
 	}
 	return nil
+}
+
+// CreateTemporaryAccount implements storage.Accounts.
+func (db *DB) CreateTemporaryAccount(ctx context.Context, jid string) error {
+	domain, ok := domainOf(jid)
+	if !ok {
+		return fmt.Errorf("sqlite: creating temporary account: %q is not a bare JID of the form local@domain", jid)
+	}
+	res, err := db.write.ExecContext(ctx,
+		`INSERT INTO accounts (jid, domain, disabled, temporary, created_at) VALUES (?, ?, 0, 1, ?)
+ON CONFLICT (jid) DO NOTHING`,
+		jid, domain, time.Now().UnixMicro())
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = storage.ErrExists
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: creating temporary account %s: %w", jid, err)
+	}
+	return nil
+}
+
+// DeleteTemporaryAccounts implements storage.Accounts.
+func (db *DB) DeleteTemporaryAccounts(ctx context.Context) (int, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM accounts WHERE temporary = 1`)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: deleting temporary accounts: %w", err)
+	}
+	return int(n), nil
 }
 
 // insertCredentials stores the non-zero key sets of creds for jid.
@@ -160,16 +195,18 @@ func (db *DB) account(ctx context.Context, jid string) (storage.Account, error) 
 	for rows.Next() {
 		var (
 			disabled   bool
+			temporary  bool
 			created    int64
 			hash       sql.NullString
 			iterations sql.NullInt64
 			keys       storage.SCRAMKeys
 		)
-		if err := rows.Scan(&disabled, &created, &hash, &keys.Salt, &iterations, &keys.StoredKey, &keys.ServerKey); err != nil {
+		if err := rows.Scan(&disabled, &temporary, &created, &hash, &keys.Salt, &iterations, &keys.StoredKey, &keys.ServerKey); err != nil {
 			return storage.Account{}, err
 		}
 		found = true
 		acct.Disabled = disabled
+		acct.Temporary = temporary
 		acct.Created = time.UnixMicro(created).UTC()
 		keys.Iterations = int(iterations.Int64)
 		switch {
@@ -209,9 +246,9 @@ func (db *DB) ListAccounts(ctx context.Context, domain string) ([]string, error)
 		err  error
 	)
 	if domain == "" {
-		rows, err = db.read.QueryContext(ctx, `SELECT jid FROM accounts ORDER BY jid`)
+		rows, err = db.read.QueryContext(ctx, `SELECT jid FROM accounts WHERE temporary = 0 ORDER BY jid`)
 	} else {
-		rows, err = db.read.QueryContext(ctx, `SELECT jid FROM accounts WHERE domain = ? ORDER BY jid`, domain)
+		rows, err = db.read.QueryContext(ctx, `SELECT jid FROM accounts WHERE domain = ? AND temporary = 0 ORDER BY jid`, domain)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: listing accounts of %q: %w", domain, err)

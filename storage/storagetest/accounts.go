@@ -240,6 +240,53 @@ func TestAccounts(t *testing.T, newStore NewAccounts) {
 		}
 	})
 
+	t.Run("TemporaryAccounts", func(t *testing.T) {
+		s := newStore(t)
+		const anon, anon2, kept = "anon-1@example.com", "anon-2@example.com", "juliet@example.com"
+		mustCreate(t, s, kept, creds)
+		for _, j := range []string{anon, anon2} {
+			if err := s.CreateTemporaryAccount(ctx, j); err != nil {
+				t.Fatalf("CreateTemporaryAccount(%s): %v", j, err)
+			}
+		}
+		a := mustAccount(t, s, anon)
+		if !a.Temporary || a.Disabled || !credsEmpty(a.Credentials) {
+			t.Errorf("temporary account = %+v, want temporary, enabled, without credentials", a)
+		}
+		if mustAccount(t, s, kept).Temporary {
+			t.Errorf("an ordinary account reads back as temporary")
+		}
+		if err := s.CreateTemporaryAccount(ctx, anon); !errors.Is(err, storage.ErrExists) {
+			t.Errorf("CreateTemporaryAccount of an existing temporary account = %v, want ErrExists", err)
+		}
+		if err := s.CreateTemporaryAccount(ctx, kept); !errors.Is(err, storage.ErrExists) {
+			t.Errorf("CreateTemporaryAccount over an ordinary account = %v, want ErrExists", err)
+		}
+		if err := s.CreateAccount(ctx, anon, creds); !errors.Is(err, storage.ErrExists) {
+			t.Errorf("CreateAccount over a temporary account = %v, want ErrExists", err)
+		}
+		if err := s.CreateTemporaryAccount(ctx, "not a jid"); err == nil {
+			t.Errorf("CreateTemporaryAccount accepted a malformed JID")
+		}
+		for _, domain := range []string{"", "example.com"} {
+			if got, err := s.ListAccounts(ctx, domain); err != nil || !slices.Equal(got, []string{kept}) {
+				t.Errorf("ListAccounts(%q) = %q, %v; want only %s (temporary accounts are not listed)", domain, got, err, kept)
+			}
+		}
+		if err := s.DeleteAccount(ctx, anon2); err != nil {
+			t.Fatalf("DeleteAccount(%s): %v", anon2, err)
+		}
+		n, err := s.DeleteTemporaryAccounts(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("DeleteTemporaryAccounts = %d, %v; want 1 (one was deleted already)", n, err)
+		}
+		assertExists(t, s, anon, false)
+		assertExists(t, s, kept, true)
+		if n, err := s.DeleteTemporaryAccounts(ctx); err != nil || n != 0 {
+			t.Errorf("DeleteTemporaryAccounts again = %d, %v; want 0", n, err)
+		}
+	})
+
 	t.Run("CanceledContext", func(t *testing.T) {
 		s := newStore(t)
 		mustCreate(t, s, "juliet@example.com", creds)
@@ -323,4 +370,10 @@ func assertCredsEqual(t *testing.T, got, want storage.Credentials) {
 func keysEqual(a, b storage.SCRAMKeys) bool {
 	return bytes.Equal(a.Salt, b.Salt) && a.Iterations == b.Iterations &&
 		bytes.Equal(a.StoredKey, b.StoredKey) && bytes.Equal(a.ServerKey, b.ServerKey)
+}
+
+// credsEmpty reports whether c holds no keys at all.
+func credsEmpty(c storage.Credentials) bool {
+	var none storage.SCRAMKeys
+	return keysEqual(c.SHA1, none) && keysEqual(c.SHA256, none)
 }

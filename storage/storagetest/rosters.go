@@ -61,6 +61,26 @@ func TestRosters(t *testing.T, newStore NewRosterStore) {
 		}
 	})
 
+	t.Run("TemporaryOwnerTakesRosterAlong", func(t *testing.T) {
+		s := newStore(t)
+		const anon = "anon-7@example.net"
+		if err := s.CreateTemporaryAccount(ctx, anon); err != nil {
+			t.Fatalf("CreateTemporaryAccount: %v", err)
+		}
+		if _, err := s.PutRosterItem(ctx, anon, storage.RosterItem{Contact: juliet, Subscription: storage.SubFrom}); err != nil {
+			t.Fatalf("PutRosterItem for a temporary account: %v", err)
+		}
+		if n, err := s.DeleteTemporaryAccounts(ctx); err != nil || n != 1 {
+			t.Fatalf("DeleteTemporaryAccounts = %d, %v", n, err)
+		}
+		if items, _ := mustRoster(t, s, anon); len(items) != 0 {
+			t.Errorf("the deleted temporary account's roster is still there: %v", items)
+		}
+		if subs := mustSubscribers(t, s, anon); len(subs) != 0 {
+			t.Errorf("the deleted temporary account still has subscribers %q", subs)
+		}
+	})
+
 	t.Run("PutThenRead", func(t *testing.T) {
 		s := newStore(t)
 		mustCreate(t, s, romeo, storage.Credentials{})
