@@ -277,7 +277,7 @@ func TestStreamError_RestrictedXML_BillionLaughs_RFC6120_11_1(t *testing.T) {
 			if elapsed > 5*time.Second {
 				t.Errorf("the server took %s to refuse the DOCTYPE", elapsed)
 			}
-			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 512<<20 { // whole process, parallel tests included; expansion would be ~10 GB
 				t.Errorf("the process allocated %d MiB while refusing the DOCTYPE: the entities may have been expanded", alloc>>20)
 			}
 		})
