@@ -547,6 +547,44 @@ func TestPrivacy_PresenceOutHidesUser_XEP0016_2_11(t *testing.T) {
 	bob.waitFor("alice's current presence once her list no longer hides her", imStatus(phone.jid, "hidden from bob"))
 }
 
+// TestPrivacy_PresenceInDenyShowsContactOffline_XEP0016_2_10 has alice,
+// subscribed to bob and seeing him online, activate a list that denies
+// presence-in from him:
+//   - her session receives unavailable presence on bob's behalf at once
+//     (§2.10: the server SHOULD send it for a contact that was available),
+//     while her other session, without the list, sees nothing change;
+//   - bob's later presence changes do not reach the session with the
+//     list, but messages still do (the rule covers presence-in only);
+//   - when she declines the list, the session receives bob's current
+//     presence again.
+func TestPrivacy_PresenceInDenyShowsContactOffline_XEP0016_2_10(t *testing.T) {
+	t.Parallel()
+	s := imServer(t)
+	phone := imLogin(t, s, "alice", "phone")
+	laptop := imLogin(t, s, "alice", "laptop")
+	bob := imLogin(t, s, "bob", "desk")
+	for _, c := range []*client{phone, laptop, bob} {
+		imReady(c)
+	}
+	imSubscribe(phone, bob)
+	phone.waitFor("bob's presence after the subscription", imPresence(bob.jid, ""))
+	laptop.waitFor("bob's presence after the subscription", imPresence(bob.jid, ""))
+	bobBare := imBare(s, "bob")
+
+	plMustSet(phone, "<list name='no-bob-presence'><item type='jid' value='"+bobBare+"' action='deny' order='1'><presence-in/></item></list>")
+	plMustSet(phone, "<active name='no-bob-presence'/>")
+	phone.waitFor("bob's unavailable presence once the list denies his presence-in (XEP-0016 §2.10)", imPresence(bob.jid, "unavailable"))
+	imNothing(laptop, "bob's unavailable presence on the session without the list", imPresence(bob.jid, "unavailable"))
+
+	bob.send("<presence><status>denied to the phone</status></presence>")
+	laptop.waitFor("bob's presence change on the session without the list", imStatus(bob.jid, "denied to the phone"))
+	imNothing(phone, "bob's presence change, which the phone's list denies", imAnyPresenceFrom(bobBare))
+	plExpect(t, "bob's message to the phone", phone, phone.jid, []*client{bob}, []string{plDelivered})
+
+	plMustSet(phone, "<active/>")
+	phone.waitFor("bob's current presence once the list is declined", imStatus(bob.jid, "denied to the phone"))
+}
+
 // TestPrivacy_GroupAndSubscriptionRules_XEP0016_2_1_2_2 sets up alice's
 // roster with real roster sets and subscription handshakes:
 //

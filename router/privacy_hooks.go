@@ -101,6 +101,57 @@ func (r *Router) ReconcilePresence(ctx context.Context, owner jid.JID, hide, sho
 	}
 }
 
+// ReconcileInboundPresence visits each available session S of owner and
+// each available resource C of a local contact whose presence owner is
+// subscribed to (To or Both, confirmed by the contact's roster), and,
+// without consulting the Policy, sends S unavailable presence on behalf of
+// C when hide(C, S) reports true (XEP-0016 §2.10: S may no longer receive
+// C's presence notifications, so its client must not keep showing C
+// online), or C's current presence when show(C, S) does and C's own rules
+// let it reach owner. Remote contacts' presence is not known here. No
+// router lock is held while hide and show run: they consult the roster.
+func (r *Router) ReconcileInboundPresence(ctx context.Context, owner jid.JID, hide, show func(from, to jid.JID) bool) {
+	bare := owner.Bare()
+	_, publishers, err := r.subscribers(ctx, bare)
+	if err != nil {
+		r.log.Error("router: presence correction without the roster", "jid", bare.String(), "err", err)
+		return
+	}
+	var sessions []Session
+	sh := r.table.shard(bare)
+	sh.mu.RLock()
+	if acc := sh.accounts[bare]; acc != nil {
+		for _, res := range acc.resources {
+			if res.available {
+				sessions = append(sessions, res.sess)
+			}
+		}
+	}
+	sh.mu.RUnlock()
+	if len(sessions) == 0 {
+		return
+	}
+	for _, contact := range publishers {
+		if !r.IsLocal(contact) || !r.subscribedTo(ctx, contact, bare) {
+			continue
+		}
+		for _, p := range r.availablePresences(contact) {
+			from, err := jid.Parse(p.SelectAttrValue("from", ""))
+			if err != nil {
+				continue
+			}
+			for _, s := range sessions {
+				switch {
+				case hide(from, s.JID()):
+					deliverTo(s, unavailablePresence(from, bare))
+				case show(from, s.JID()) && r.policy.Outbound(ctx, from, bare, KindPresence) == nil:
+					deliverTo(s, presenceCopy(p, bare))
+				}
+			}
+		}
+	}
+}
+
 // RosterItem returns owner's roster item for contact, from the cached
 // roster while owner is online: the privacy engine's RosterLookup for group
 // and subscription rules. It takes owner's roster stripe lock, so the router

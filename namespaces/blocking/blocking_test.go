@@ -54,6 +54,10 @@ func (s *sessions) PushIQ(owner jid.JID, payload *etree.Element, only func(jid.J
 	}
 }
 
+// ReconcileInboundPresence: the module tests see no contacts' presence.
+func (s *sessions) ReconcileInboundPresence(context.Context, jid.JID, func(jid.JID, jid.JID) bool, func(jid.JID, jid.JID) bool) {
+}
+
 func (s *sessions) ReconcilePresence(_ context.Context, owner jid.JID, hide, show func(from, to jid.JID) bool) {
 	for _, r := range s.bound[owner] {
 		for _, c := range s.entitled {

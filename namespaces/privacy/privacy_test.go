@@ -53,6 +53,9 @@ func (s *sessions) PushIQ(owner jid.JID, payload *etree.Element, only func(jid.J
 func (s *sessions) ReconcilePresence(context.Context, jid.JID, func(jid.JID, jid.JID) bool, func(jid.JID, jid.JID) bool) {
 }
 
+func (s *sessions) ReconcileInboundPresence(context.Context, jid.JID, func(jid.JID, jid.JID) bool, func(jid.JID, jid.JID) bool) {
+}
+
 func render(el *etree.Element) string {
 	doc := etree.NewDocument()
 	doc.SetRoot(el.Copy())

@@ -44,6 +44,13 @@ type Sessions interface {
 	// hold router locks while calling hide and show, which consult the
 	// roster.
 	ReconcilePresence(ctx context.Context, owner jid.JID, hide, show func(from, to jid.JID) bool)
+	// ReconcileInboundPresence visits each available session S of owner
+	// and each available resource C of a contact whose presence owner
+	// receives, and, without consulting owner's Policy, sends S
+	// unavailable presence from C when hide(C, S) reports true (XEP-0016
+	// §2.10), or C's current presence when show(C, S) does. It must not
+	// hold router locks while calling hide and show.
+	ReconcileInboundPresence(ctx context.Context, owner jid.JID, hide, show func(from, to jid.JID) bool)
 }
 
 // RosterGroups returns the names of the groups in owner's roster. It lets
@@ -187,6 +194,8 @@ type noSessions struct{}
 func (noSessions) Resources(jid.JID) []jid.JID                        { return nil }
 func (noSessions) PushIQ(jid.JID, *etree.Element, func(jid.JID) bool) {}
 func (noSessions) ReconcilePresence(context.Context, jid.JID, func(jid.JID, jid.JID) bool, func(jid.JID, jid.JID) bool) {
+}
+func (noSessions) ReconcileInboundPresence(context.Context, jid.JID, func(jid.JID, jid.JID) bool, func(jid.JID, jid.JID) bool) {
 }
 
 func (e *Engine) shard(bare jid.JID) *shard {

@@ -24,9 +24,16 @@ type fakeSessions struct {
 	resources map[jid.JID][]jid.JID
 	// entitled are the contacts that receive each owner's presence.
 	entitled map[jid.JID][]jid.JID
-	pushes   []push
-	hidden   []string
-	shown    []string
+	// publishers are the contacts' resources whose presence each owner
+	// receives.
+	publishers map[jid.JID][]jid.JID
+	pushes     []push
+	hidden     []string
+	shown      []string
+	// hiddenIn and shownIn record inbound corrections as
+	// "contact>session".
+	hiddenIn []string
+	shownIn  []string
 }
 
 type push struct {
@@ -36,7 +43,7 @@ type push struct {
 }
 
 func newFakeSessions() *fakeSessions {
-	return &fakeSessions{resources: map[jid.JID][]jid.JID{}, entitled: map[jid.JID][]jid.JID{}}
+	return &fakeSessions{resources: map[jid.JID][]jid.JID{}, entitled: map[jid.JID][]jid.JID{}, publishers: map[jid.JID][]jid.JID{}}
 }
 
 func (f *fakeSessions) Resources(owner jid.JID) []jid.JID {
@@ -68,6 +75,22 @@ func (f *fakeSessions) ReconcilePresence(_ context.Context, owner jid.JID, hide,
 				f.hidden = append(f.hidden, r.String()+">"+c.String())
 			case show(r, c):
 				f.shown = append(f.shown, r.String()+">"+c.String())
+			}
+		}
+	}
+}
+
+func (f *fakeSessions) ReconcileInboundPresence(_ context.Context, owner jid.JID, hide, show func(from, to jid.JID) bool) {
+	f.mu.Lock()
+	res, pub := slices.Clone(f.resources[owner]), slices.Clone(f.publishers[owner])
+	f.mu.Unlock()
+	for _, c := range pub {
+		for _, r := range res {
+			switch {
+			case hide(c, r):
+				f.hiddenIn = append(f.hiddenIn, c.String()+">"+r.String())
+			case show(c, r):
+				f.shownIn = append(f.shownIn, c.String()+">"+r.String())
 			}
 		}
 	}
@@ -729,6 +752,63 @@ func TestPresenceOnBlock(t *testing.T) {
 	}
 	if want := []string{orchard + ">juliet@example.com", orchard + ">tybalt@example.com"}; !slices.Equal(en.sessions.hidden, want) {
 		t.Errorf("after activating an invisible list: hidden %v, want %v", en.sessions.hidden, want)
+	}
+}
+
+// TestInboundPresenceOnDeny_XEP0016_2_10: when a list starts refusing a
+// contact's presence notifications, the session is sent unavailable on the
+// contact's behalf; when it allows them again, their current presence.
+// A block (a deny-all rule) sends nothing from the blocked contact, and
+// its end sends the current presence. Other contacts and presence-out
+// rules leave inbound presence alone.
+func TestInboundPresenceOnDeny_XEP0016_2_10(t *testing.T) {
+	en := newEnv(t, romeo)
+	ctx := t.Context()
+	o := jid.MustParse(orchard)
+	en.bind(orchard)
+	en.sessions.publishers[jid.MustParse(romeo)] = jids("juliet@example.com/balcony", "tybalt@example.com/street")
+
+	en.put(t, orchard, "no-tybalt", storage.PrivacyRule{Type: storage.PrivacyJID, Value: "tybalt@example.com", Order: 1, PresenceIn: true})
+	if err := en.e.SetActive(ctx, o, "no-tybalt"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"tybalt@example.com/street>" + orchard}; !slices.Equal(en.sessions.hiddenIn, want) || len(en.sessions.shownIn) != 0 {
+		t.Errorf("after denying tybalt's presence-in: hiddenIn %v shownIn %v, want hiddenIn %v", en.sessions.hiddenIn, en.sessions.shownIn, want)
+	}
+	en.sessions.hiddenIn = nil
+	if err := en.e.SetActive(ctx, o, ""); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"tybalt@example.com/street>" + orchard}; !slices.Equal(en.sessions.shownIn, want) || len(en.sessions.hiddenIn) != 0 {
+		t.Errorf("after declining the list: hiddenIn %v shownIn %v, want shownIn %v", en.sessions.hiddenIn, en.sessions.shownIn, want)
+	}
+	en.sessions.shownIn = nil
+
+	en.put(t, orchard, "invisible", storage.PrivacyRule{Order: 1, PresenceOut: true})
+	if err := en.e.SetActive(ctx, o, "invisible"); err != nil {
+		t.Fatal(err)
+	}
+	if len(en.sessions.hiddenIn) != 0 || len(en.sessions.shownIn) != 0 {
+		t.Errorf("a presence-out list changed inbound presence: hiddenIn %v shownIn %v", en.sessions.hiddenIn, en.sessions.shownIn)
+	}
+	if err := en.e.SetActive(ctx, o, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// A block refuses every stanza from juliet, the server's unavailable
+	// on her behalf included (XEP-0191 §3.3); unblocking sends her
+	// current presence.
+	if err := en.e.Block(ctx, o, jids("juliet@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if len(en.sessions.hiddenIn) != 0 {
+		t.Errorf("after blocking juliet: hiddenIn %v, want nothing delivered from her", en.sessions.hiddenIn)
+	}
+	if err := en.e.UnblockAll(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"juliet@example.com/balcony>" + orchard}; !slices.Equal(en.sessions.shownIn, want) {
+		t.Errorf("after unblocking juliet: shownIn %v, want %v", en.sessions.shownIn, want)
 	}
 }
 

@@ -140,24 +140,61 @@ func (e *Engine) notify(ctx context.Context, owner jid.JID, before, after view, 
 			r.PushIQ(owner, blockingPayload("unblock", unblock), only)
 		}
 	}
-	if affectsPresence(before) || affectsPresence(after) {
+	if affectsPresence(before, kindPresenceOut) || affectsPresence(after, kindPresenceOut) {
 		r.ReconcilePresence(ctx, owner,
 			func(from, to jid.JID) bool {
-				return e.presenceAllowed(ctx, before, from, to) && !e.presenceAllowed(ctx, after, from, to)
+				return e.presenceAllowed(ctx, before, from, to, kindPresenceOut) && !e.presenceAllowed(ctx, after, from, to, kindPresenceOut)
 			},
 			func(from, to jid.JID) bool {
-				return !e.presenceAllowed(ctx, before, from, to) && e.presenceAllowed(ctx, after, from, to)
+				return !e.presenceAllowed(ctx, before, from, to, kindPresenceOut) && e.presenceAllowed(ctx, after, from, to, kindPresenceOut)
+			})
+	}
+	if affectsPresence(before, kindPresenceIn) || affectsPresence(after, kindPresenceIn) {
+		// Here the owner's session is the recipient, the contact the
+		// sender. A rule that starts denying presence-in makes the
+		// server send unavailable on the contact's behalf (XEP-0016
+		// §2.10); a rule that denies everything (a block, XEP-0191 §3.3:
+		// "MUST NOT deliver any XML stanzas from the JID") does not.
+		// Once presence-in is allowed again, the contact's current
+		// presence is sent, as a probe would have it.
+		r.ReconcileInboundPresence(ctx, owner,
+			func(from, to jid.JID) bool {
+				if !e.presenceAllowed(ctx, before, to, from, kindPresenceIn) {
+					return false
+				}
+				allowed, everything := e.presenceInDecision(ctx, after, to, from)
+				return !allowed && !everything
+			},
+			func(from, to jid.JID) bool {
+				return !e.presenceAllowed(ctx, before, to, from, kindPresenceIn) && e.presenceAllowed(ctx, after, to, from, kindPresenceIn)
 			})
 	}
 }
 
-// presenceAllowed reports whether v lets session's presence notifications
-// reach to. A failure counts as a refusal.
-func (e *Engine) presenceAllowed(ctx context.Context, v view, session, to jid.JID) bool {
-	if to.Bare() == session.Bare() {
+// presenceInDecision reports whether v lets presence notifications from
+// other reach session, and, when it does not, whether the rule that
+// refuses them refuses every kind of stanza (a block). A failure counts as
+// a block.
+func (e *Engine) presenceInDecision(ctx context.Context, v view, session, other jid.JID) (allowed, everything bool) {
+	if other.Bare() == session.Bare() {
+		return true, false
+	}
+	ok, r, err := v.listOf(session).decide(ctx, e.roster, session.Bare(), other, kindPresenceIn)
+	if err != nil {
+		e.log.Error("privacy: cannot evaluate rules", "owner", session.Bare().String(), "err", err)
+		return false, true
+	}
+	return ok, !ok && r != nil && r.kinds == 0
+}
+
+// presenceAllowed reports whether v lets presence notifications of kind
+// bit (kindPresenceOut or kindPresenceIn) pass between session and other.
+// A failure counts as a refusal.
+func (e *Engine) presenceAllowed(ctx context.Context, v view, session, other jid.JID, bit uint8) bool {
+	if other.Bare() == session.Bare() {
 		return true
 	}
-	ok, _, err := v.listOf(session).decide(ctx, e.roster, session.Bare(), to, kindPresenceOut)
+	ok, _, err := v.listOf(session).decide(ctx, e.roster, session.Bare(), other, bit)
 	if err != nil {
 		e.log.Error("privacy: cannot evaluate rules", "owner", session.Bare().String(), "err", err)
 		return false
@@ -166,14 +203,14 @@ func (e *Engine) presenceAllowed(ctx context.Context, v view, session, to jid.JI
 }
 
 // affectsPresence reports whether any list of v has a rule that can apply
-// to outbound presence notifications.
-func affectsPresence(v view) bool {
+// to presence notifications of kind bit.
+func affectsPresence(v view, bit uint8) bool {
 	check := func(l *list) bool {
 		if l == nil {
 			return false
 		}
 		for i := range l.rules {
-			if k := l.rules[i].kinds; k == 0 || k&kindPresenceOut != 0 {
+			if k := l.rules[i].kinds; k == 0 || k&bit != 0 {
 				return true
 			}
 		}
