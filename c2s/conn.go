@@ -93,7 +93,9 @@ type conn struct {
 	// temporary is set when user is a temporary account created for an
 	// anonymous login; finish deletes it.
 	temporary bool
-	jid       jid.JID // the bound full JID
+	// boundAt is when the resource was bound (set with bound, under mu).
+	boundAt time.Time
+	jid     jid.JID // the bound full JID
 
 	// Output. After binding, every write goes through out and a writer
 	// goroutine that runs only while out is non-empty.
@@ -102,7 +104,10 @@ type conn struct {
 	spare    []byte
 	writing  bool
 	closing  bool
-	bound    bool
+	// closeQueued is set once the closing tag is in out: the writer
+	// half-closes the connection after writing it, and not before.
+	closeQueued bool
+	bound       bool
 	closeWhy string
 	// writeSince is when the write in flight started (zero when the
 	// writer is not in a write), to tell a stalled client from a burst.
@@ -235,10 +240,21 @@ func (c *conn) closeWith(serr *stream.Error, why string) {
 		c.raw.SetReadDeadline(time.Now())
 		return
 	}
+	c.mu.Unlock()
+	// The session stops being a destination now, before the client can
+	// see the end of the stream, not when the socket is finally closed:
+	// whatever is routed once the client has our closing tag follows the
+	// rules for an unavailable resource (offline storage, fallback to the
+	// bare JID) instead of vanishing into a closing stream, and contacts
+	// see the unavailable presence at once. (Send refuses new output from
+	// here on.)
+	c.srv.cfg.Router.Unbind(c.ctx, c)
+	c.mu.Lock()
 	if serr != nil {
 		c.out = append(c.out, serr.Bytes()...)
 	}
 	c.out = append(c.out, stream.CloseTag...)
+	c.closeQueued = true
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	nc := c.netConn()
@@ -251,12 +267,6 @@ func (c *conn) closeWith(serr *stream.Error, why string) {
 	if c.srv.poll != nil && c.srv.poll.unpark(c) {
 		go c.resume()
 	}
-	// The session stops being a destination now, not when the socket is
-	// finally closed: stanzas for it meanwhile follow the rules for an
-	// unavailable resource (offline storage, fallback to the bare JID)
-	// instead of vanishing into a closing stream, and contacts see the
-	// unavailable presence at once.
-	c.srv.cfg.Router.Unbind(c.ctx, c)
 }
 
 // stallGrace is how long one write may block before a session whose queue
@@ -298,7 +308,7 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		if len(c.out) == 0 {
 			c.writing = false
-			closing := c.closing
+			closing := c.closeQueued
 			// Keep at most a small buffer while idle.
 			if cap(c.out) > 2048 {
 				c.out = nil
@@ -777,6 +787,7 @@ func (c *conn) negotiateBind(ctx context.Context) error {
 		// Bound: from here on all output goes through the queue.
 		c.mu.Lock()
 		c.bound = true
+		c.boundAt = time.Now()
 		closing := c.closing
 		c.mu.Unlock()
 		if closing {

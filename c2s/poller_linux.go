@@ -107,6 +107,16 @@ func (p *poller) unpark(c *conn) bool {
 	return true
 }
 
+// isParked reports whether c is parked; false for a nil poller.
+func (p *poller) isParked(c *conn) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return c.pollToken != 0 && p.waiting[c.pollToken] == c
+}
+
 // count returns the number of parked sessions.
 func (p *poller) count() int {
 	if p == nil {

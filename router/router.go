@@ -432,8 +432,13 @@ func (r *Router) deliverToBare(ctx context.Context, sender Session, bare jid.JID
 	}
 	if len(delivered) == 0 {
 		// Every chosen session was closing: keep the message instead of
-		// losing it.
-		if typ != "headline" {
+		// losing it, if the account's own rules (not the closing
+		// sessions') let this sender leave it.
+		switch {
+		case typ == "headline":
+		case !r.policy.Inbound(ctx, bare, sender.JID(), KindMessage):
+			r.refuseHidden(sender, el)
+		default:
 			r.storeOffline(ctx, sender, bare, el)
 		}
 		return

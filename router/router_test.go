@@ -2,8 +2,10 @@ package router
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -365,5 +367,69 @@ func TestConflictReplacesOldSession(t *testing.T) {
 	r.Route(context.Background(), romeo, msg("romeo@example.com/orchard", "juliet@example.com/balcony", "chat"))
 	if got := fresh.take(); len(got) != 1 {
 		t.Fatalf("new session got %d stanzas, want the message", len(got))
+	}
+}
+
+// closingSession is a session whose stream is closing: it refuses output.
+type closingSession struct{ fakeSession }
+
+func (c *closingSession) Send(*etree.Element) error { return errors.New("closing") }
+
+// barePolicy admits everything to sessions and refuses messages from
+// refused to the bare JID, as a default privacy list with an active list
+// "allow all" on the session would.
+type barePolicy struct{ refused jid.JID }
+
+func (barePolicy) Outbound(context.Context, jid.JID, jid.JID, StanzaKind) *stream.StanzaError {
+	return nil
+}
+func (p barePolicy) Inbound(_ context.Context, rcpt, from jid.JID, k StanzaKind) bool {
+	return !(rcpt.IsBare() && from.Bare() == p.refused && k == KindMessage)
+}
+func (barePolicy) SessionEnded(jid.JID) {}
+
+// TestMessageToClosingSessions_AccountRulesDecideStorage_RFC6121_8_5_2: a
+// message to the bare JID whose only chosen session is closing is kept
+// offline, unless the account's own rules (its default list) refuse the
+// sender: then the sender gets service-unavailable and nothing is stored.
+func TestMessageToClosingSessions_AccountRulesDecideStorage_RFC6121_8_5_2(t *testing.T) {
+	r, db := newTestRouterDB(t)
+	r.policy = barePolicy{refused: jid.MustParse("nurse@example.com")}
+	ctx := t.Context()
+	juliet := &closingSession{fakeSession{jid: jid.MustParse("juliet@example.com/balcony")}}
+	r.Bind(juliet)
+	p := etree.NewElement("presence")
+	p.CreateAttr("from", juliet.jid.String())
+	r.Route(ctx, juliet, p)
+
+	for _, tc := range []struct {
+		from      string
+		wantError bool
+	}{
+		{"romeo@example.com/orchard", false},
+		{"nurse@example.com/kitchen", true},
+	} {
+		sender := online(t, r, tc.from, "")
+		msg := etree.NewElement("message")
+		msg.CreateAttr("from", tc.from)
+		msg.CreateAttr("to", "juliet@example.com")
+		msg.CreateAttr("type", "chat")
+		msg.CreateElement("body").SetText("from " + tc.from)
+		r.Route(ctx, sender, msg)
+		got := sender.take()
+		if tc.wantError {
+			if len(got) != 1 || got[0].SelectAttrValue("type", "") != "error" || got[0].FindElement("error/service-unavailable") == nil {
+				t.Errorf("%s, refused by the account's rules: got %v, want one service-unavailable error", tc.from, got)
+			}
+		} else if len(got) != 0 {
+			t.Errorf("%s: got %v, want nothing back (the message is stored)", tc.from, got)
+		}
+	}
+	stored, err := db.OfflineMessages(ctx, "juliet@example.com", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 || !strings.Contains(string(stored[0].Stanza), "from romeo@example.com") {
+		t.Errorf("stored %d messages, want only romeo's", len(stored))
 	}
 }

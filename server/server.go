@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/herald-im/herald/c2s"
+	"github.com/herald-im/herald/internal/control"
 	"github.com/herald-im/herald/internal/devcert"
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/namespaces"
@@ -43,14 +44,19 @@ import (
 // router, the client listeners and the HTTP endpoint for metrics and
 // health, assembled from a Config.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	db      *sqlite.DB
-	reg     *prometheus.Registry
-	router  *router.Router
-	c2s     *c2s.Server
-	tls     *tls.Config
-	devCert string // path of the development certificate, if one is used
+	cfg    Config
+	log    *slog.Logger
+	db     *sqlite.DB
+	reg    *prometheus.Registry
+	router *router.Router
+	c2s    *c2s.Server
+	// privacy and presRules cache per-user policy; the control socket
+	// drops those caches for accounts changed from the command line.
+	privacy   *privacy.Engine
+	presRules *presrules.Engine
+	control   *control.Server
+	tls       *tls.Config
+	devCert   string // path of the development certificate, if one is used
 
 	mu        sync.Mutex
 	c2sAddr   net.Addr
@@ -132,15 +138,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	s.db = db
-	// Temporary accounts of anonymous sessions end with their sessions; a
-	// server that stopped without ending them (a crash, kill -9) left
-	// them behind.
-	if n, err := db.DeleteTemporaryAccounts(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("remove leftover temporary accounts: %w", err)
-	} else if n > 0 {
-		log.Info("removed temporary accounts left by anonymous sessions of an earlier run", "count", n)
-	}
 
 	sw := namespaces.Software{Name: "Herald", Version: Version()}
 	if !cfg.C2S.HideOS {
@@ -187,6 +184,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	h.router = s.router
 	h.privacy.Attach(s.router)
+	s.privacy, s.presRules = h.privacy, h.presRules
 	s.c2s, err = c2s.New(c2s.Config{
 		Domains: domains,
 		TLS:     tlsCfg,
@@ -296,12 +294,39 @@ func (s *Server) Start(ctx context.Context) error {
 		return errors.New("server already started")
 	}
 	s.started = true
+	// The control socket first: it refuses to start a second server on
+	// the same data directory before any port is taken.
+	sock := filepath.Join(s.cfg.DataDir, control.SocketName)
+	switch cs, err := control.Listen(sock, controlHandler{s}, s.log.With("component", "control")); {
+	case errors.Is(err, control.ErrInUse):
+		return fmt.Errorf("data directory %s: %w", s.cfg.DataDir, err)
+	case err != nil:
+		// Only the admin commands that need a running server lose out.
+		s.log.Warn("no control socket: the admin commands cannot reach this server", "err", err)
+	default:
+		s.control = cs
+	}
+	// Temporary accounts of anonymous sessions end with their sessions; a
+	// server that stopped without ending them (a crash, kill -9) left
+	// them behind. Only now is it known that no other server on this data
+	// directory still uses them.
+	if n, err := s.db.DeleteTemporaryAccounts(ctx); err != nil {
+		if s.control != nil {
+			s.control.Close()
+		}
+		return fmt.Errorf("remove leftover temporary accounts: %w", err)
+	} else if n > 0 {
+		s.log.Info("removed temporary accounts left by anonymous sessions of an earlier run", "count", n)
+	}
 	listen := func(addr string) (net.Listener, error) {
 		var lc net.ListenConfig
 		ln, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {
 			for _, l := range s.listeners {
 				l.Close()
+			}
+			if s.control != nil {
+				s.control.Close()
 			}
 			return nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
@@ -386,6 +411,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 // system-shutdown stream error, waits for the sessions to finish (or ctx to
 // expire) and closes storage.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	cs := s.control
+	s.control = nil
+	s.mu.Unlock()
+	if cs != nil {
+		cs.Close()
+	}
 	err := s.c2s.Shutdown(ctx)
 	s.mu.Lock()
 	httpSrv := s.http

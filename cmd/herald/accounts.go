@@ -11,10 +11,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 	"golang.org/x/text/secure/precis"
 
+	"github.com/herald-im/herald/internal/control"
 	"github.com/herald-im/herald/server"
 	"github.com/herald-im/herald/storage"
 	"github.com/herald-im/herald/storage/sqlite"
@@ -149,7 +152,7 @@ func runPasswd(ctx context.Context, e *env, args []string) (err error) {
 
 // runDelUser implements "herald deluser".
 func runDelUser(ctx context.Context, e *env, args []string) (err error) {
-	_, jid, db, err := accountCommand(ctx, e, "deluser", args, nil)
+	cfg, jid, db, err := accountCommand(ctx, e, "deluser", args, nil)
 	if err != nil {
 		return err
 	}
@@ -161,12 +164,29 @@ func runDelUser(ctx context.Context, e *env, args []string) (err error) {
 		return fmt.Errorf("deleting account %s: %w", jid, err)
 	}
 	fmt.Fprintf(e.stdout, "deleted account %s\n", jid)
+	tellServer(ctx, e, cfg, jid, control.ChangeDeleted)
 	return nil
+}
+
+// tellServer reports an account deleted or disabled in the database to the
+// server running on the same data directory, if one is, so that it ends
+// the account's sessions and forgets its cached lists. The database change
+// stands either way; a server that cannot be told is only mentioned.
+func tellServer(ctx context.Context, e *env, cfg server.Config, jid, change string) {
+	resp, err := control.Call(ctx, filepath.Join(cfg.DataDir, control.SocketName),
+		control.Request{Op: control.OpAccountChanged, JID: jid, Change: change})
+	switch {
+	case errors.Is(err, control.ErrNotRunning):
+	case err != nil:
+		fmt.Fprintf(e.stderr, "herald: the running server could not be told (its sessions of %s stay open until they log in again): %v\n", jid, err)
+	case resp.Closed > 0:
+		fmt.Fprintf(e.stdout, "the running server ended %d session(s) of %s\n", resp.Closed, jid)
+	}
 }
 
 // runSetDisabled implements "herald disable" and "herald enable".
 func runSetDisabled(ctx context.Context, e *env, name string, args []string, disabled bool) (err error) {
-	_, jid, db, err := accountCommand(ctx, e, name, args, nil)
+	cfg, jid, db, err := accountCommand(ctx, e, name, args, nil)
 	if err != nil {
 		return err
 	}
@@ -178,6 +198,44 @@ func runSetDisabled(ctx context.Context, e *env, name string, args []string, dis
 		return fmt.Errorf("%s account %s: %w", strings.TrimSuffix(name, "e")+"ing", jid, err)
 	}
 	fmt.Fprintf(e.stdout, "%sd account %s\n", name, jid)
+	if disabled {
+		tellServer(ctx, e, cfg, jid, control.ChangeDisabled)
+	}
+	return nil
+}
+
+// runSessions implements "herald sessions": the bound client sessions of
+// the server running on the configured data directory.
+func runSessions(ctx context.Context, e *env, args []string) error {
+	cf, _, err := parseCommand(e, "sessions", args, 0, 0, nil)
+	if err != nil {
+		return err
+	}
+	cfg, _, err := cf.load()
+	if err != nil {
+		return err
+	}
+	sock := filepath.Join(cfg.DataDir, control.SocketName)
+	resp, err := control.Call(ctx, sock, control.Request{Op: control.OpSessions})
+	if errors.Is(err, control.ErrNotRunning) {
+		return fmt.Errorf("no server is running on the data directory %s (no answer on %s)", cfg.DataDir, sock)
+	}
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "JID\tREMOTE\tLISTENER\tSINCE\tIDLE")
+	for _, s := range resp.Sessions {
+		parked := ""
+		if s.Parked {
+			parked = "parked"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.JID, s.Remote, s.Listener, s.Since.Format(time.RFC3339), parked)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("writing the list: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "%d session(s)\n", len(resp.Sessions))
 	return nil
 }
 

@@ -91,7 +91,9 @@ func commands() []command {
 			name:     "deluser",
 			synopsis: "[flags] user@domain",
 			summary:  "delete an account and everything stored for it",
-			run:      runDelUser,
+			details: "A server running on the same data directory ends the account's\n" +
+				"sessions with <not-authorized/>.",
+			run: runDelUser,
 		},
 		{
 			name:     "passwd",
@@ -113,7 +115,8 @@ func commands() []command {
 			synopsis: "[flags] user@domain",
 			summary:  "stop an account from logging in",
 			details: "The account and its data are kept; it can no longer authenticate.\n" +
-				"Sessions already logged in are not closed. \"herald enable\" reverses it.",
+				"A server running on the same data directory ends the account's\n" +
+				"sessions with <not-authorized/>. \"herald enable\" reverses it.",
 			run: func(ctx context.Context, e *env, args []string) error {
 				return runSetDisabled(ctx, e, "disable", args, true)
 			},
@@ -125,6 +128,17 @@ func commands() []command {
 			run: func(ctx context.Context, e *env, args []string) error {
 				return runSetDisabled(ctx, e, "enable", args, false)
 			},
+		},
+		{
+			name:     "sessions",
+			synopsis: "[flags]",
+			summary:  "list the client sessions of the running server",
+			details: "Asks the server running on the configured data directory (through\n" +
+				"the control socket admin.sock there, which only the server's user can\n" +
+				"open) for its bound client sessions: full JID, client address,\n" +
+				"listener, when the resource was bound, and whether the session is\n" +
+				"parked (idle, without a reading goroutine).",
+			run: runSessions,
 		},
 		{
 			name:     "check-config",

@@ -436,6 +436,11 @@ func (e *Engine) load(ctx context.Context, bare jid.JID, names []string) (*snaps
 	return snap, nil
 }
 
+// Invalidate drops what the engine cached about owner, for changes made to
+// storage behind its back (an account deleted or disabled from the command
+// line).
+func (e *Engine) Invalidate(owner jid.JID) { e.invalidate(owner.Bare()) }
+
 // invalidate drops owner's cached lists after a change.
 func (e *Engine) invalidate(bare jid.JID) {
 	sh := e.shard(bare)
