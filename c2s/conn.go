@@ -99,16 +99,16 @@ type conn struct {
 
 	// Output. After binding, every write goes through out and a writer
 	// goroutine that runs only while out is non-empty.
-	mu       sync.Mutex
-	out      []byte
-	spare    []byte
-	writing  bool
-	closing  bool
+	mu      sync.Mutex
+	out     []byte
+	spare   []byte
+	writing bool
+	closing bool
 	// closeQueued is set once the closing tag is in out: the writer
 	// half-closes the connection after writing it, and not before.
 	closeQueued bool
 	bound       bool
-	closeWhy string
+	closeWhy    string
 	// writeSince is when the write in flight started (zero when the
 	// writer is not in a write), to tell a stalled client from a burst.
 	writeSince time.Time
