@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/herald-im/herald/internal/limit"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net"
@@ -20,7 +18,9 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/herald-im/herald/internal/limit"
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/router"
 	"github.com/herald-im/herald/stream"

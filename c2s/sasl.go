@@ -165,8 +165,8 @@ func (c *conn) negotiateSASL(ctx context.Context) error {
 				c.log.Warn("c2s: authentication refused: too many failures from this address", "retry_after", wait.Round(time.Second))
 				err = failure("temporary-auth-failure", "too many failed authentications from your address; try again in %s", max(wait.Round(time.Second), time.Second))
 			}
-			if err == nil || isAborted(err) {
-				attempt.Forgive()
+			if !isFailedAuth(err) {
+				attempt.Forgive() // a success, an abort or a broken stream
 			}
 			if err == nil {
 				c.srv.metrics.auth.WithLabelValues(mech, "success").Inc()
@@ -209,11 +209,12 @@ func (c *conn) negotiateSASL(ctx context.Context) error {
 	}
 }
 
-// isAborted reports whether err is a handshake the client aborted, which
-// is not a failed authentication.
-func isAborted(err error) bool {
+// isFailedAuth reports whether err is a SASL failure that counts against
+// the client's address: not a success, not a handshake the client aborted,
+// not a stream that broke before the server decided.
+func isFailedAuth(err error) bool {
 	var fe *saslError
-	return errors.As(err, &fe) && fe.cond == "aborted"
+	return errors.As(err, &fe) && fe.cond != "aborted"
 }
 
 // remoteIP returns the client's IP address (the zero Addr when the

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/herald-im/herald/internal/limit"
 	"log/slog"
 	"net"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/herald-im/herald/internal/limit"
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/router"
 	"github.com/herald-im/herald/storage"

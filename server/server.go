@@ -306,14 +306,18 @@ func (s *Server) Start(ctx context.Context) error {
 	default:
 		s.control = cs
 	}
+	dropControl := func() {
+		if s.control != nil {
+			s.control.Close()
+			s.control = nil
+		}
+	}
 	// Temporary accounts of anonymous sessions end with their sessions; a
 	// server that stopped without ending them (a crash, kill -9) left
 	// them behind. Only now is it known that no other server on this data
 	// directory still uses them.
 	if n, err := s.db.DeleteTemporaryAccounts(ctx); err != nil {
-		if s.control != nil {
-			s.control.Close()
-		}
+		dropControl()
 		return fmt.Errorf("remove leftover temporary accounts: %w", err)
 	} else if n > 0 {
 		s.log.Info("removed temporary accounts left by anonymous sessions of an earlier run", "count", n)
@@ -325,9 +329,7 @@ func (s *Server) Start(ctx context.Context) error {
 			for _, l := range s.listeners {
 				l.Close()
 			}
-			if s.control != nil {
-				s.control.Close()
-			}
+			dropControl()
 			return nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
 		s.listeners = append(s.listeners, ln)
