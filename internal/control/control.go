@@ -152,7 +152,9 @@ func (s *Server) handle(c net.Conn) {
 	c.SetDeadline(time.Now().Add(exchangeTimeout))
 	var req Request
 	var resp Response
-	if err := json.NewDecoder(io.LimitReader(c, maxRequestBytes)).Decode(&req); err != nil {
+	if err := json.NewDecoder(io.LimitReader(c, maxRequestBytes)).Decode(&req); errors.Is(err, io.EOF) {
+		return // a liveness probe (see Listen): connected, asked nothing
+	} else if err != nil {
 		resp.Error = fmt.Sprintf("malformed request: %v", err)
 	} else {
 		resp = s.do(req)
