@@ -172,3 +172,15 @@ func TestFailures_AttemptsInFlightCountUntilForgiven(t *testing.T) {
 		t.Error("an attempt was refused after one in flight succeeded")
 	}
 }
+
+// BenchmarkShaper_ReadUnderRate is the shaper's cost per read for a client
+// within its allowance (the common case): one Window and one Took.
+func BenchmarkShaper_ReadUnderRate(b *testing.B) {
+	s := NewShaper(1<<50, 1<<50) // never exhausted, whatever b.N
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		p := s.Window(buf)
+		s.Took(len(p))
+	}
+}
