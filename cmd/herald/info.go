@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/herald-im/herald/internal/control"
 	"github.com/herald-im/herald/internal/devcert"
 	"github.com/herald-im/herald/server"
 )
@@ -69,10 +70,29 @@ func printEffective(w io.Writer, cfg server.Config) {
 		{"data dir", cfg.DataDir},
 		{"storage", cfg.Storage.Driver + " " + cfg.Storage.Path},
 		{"log", cfg.Log.Level + ", " + cfg.Log.Format},
+		{"control", filepath.Join(cfg.DataDir, control.SocketName)},
+		{"client input", inboundDesc(cfg.C2S)},
+		{"failed logins", authFailuresDesc(cfg.C2S)},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-15s %s\n", r.k+":", r.v)
 	}
+}
+
+// inboundDesc describes the per-connection input rate.
+func inboundDesc(c server.C2SConfig) string {
+	if c.InboundRate == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%d bytes/s per connection, %d at once", c.InboundRate, c.InboundBurst)
+}
+
+// authFailuresDesc describes the per-address limit on failed logins.
+func authFailuresDesc(c server.C2SConfig) string {
+	if c.AuthFailures == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%d per address, refilled over %s", c.AuthFailures, c.AuthFailureWindow)
 }
 
 // runVersion implements "herald version".

@@ -261,6 +261,9 @@ func TestCheckConfig(t *testing.T) {
 		"data dir:       " + filepath.Join(site.dir, "data") + "\n",
 		"storage:        sqlite " + filepath.Join(site.dir, "data", "herald.db") + "\n",
 		"self-signed development certificate",
+		"control:        " + filepath.Join(site.dir, "data", "admin.sock") + "\n",
+		"client input:   65536 bytes/s per connection, 524288 at once\n",
+		"failed logins:  10 per address, refilled over 10m0s\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("check-config output does not contain %q:\n%s", want, r.stdout)
@@ -458,4 +461,17 @@ func mustGetwd(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return wd
+}
+
+// TestSessionsWithoutServer: "herald sessions" needs a running server and
+// says so; the account commands work without one and stay quiet about it.
+func TestSessionsWithoutServer(t *testing.T) {
+	site := newSite(t)
+	site.herald(t, "", "sessions").want(t, 1, "", "no server is running on the data directory")
+	site.herald(t, "", "adduser", "-password", "pw", "romeo@localhost").want(t, 0, "created account romeo@localhost", "")
+	r := site.herald(t, "", "disable", "romeo@localhost")
+	r.want(t, 0, "disabled account romeo@localhost", "")
+	if strings.Contains(r.stdout+r.stderr, "session") {
+		t.Errorf("disable without a running server mentions sessions: %q %q", r.stdout, r.stderr)
+	}
 }
