@@ -47,6 +47,16 @@ func parseCommand(e *env, name string, args []string, minArgs, maxArgs int, addF
 	return cf, pos, nil
 }
 
+// configCommand parses a command that takes no arguments and loads the
+// configuration; source says where it came from.
+func configCommand(e *env, name string, args []string) (cfg server.Config, source string, err error) {
+	cf, _, err := parseCommand(e, name, args, 0, 0, nil)
+	if err != nil {
+		return server.Config{}, "", err
+	}
+	return cf.load()
+}
+
 // accountCommand parses a command taking one user@domain argument, loads
 // the configuration, normalises the JID and opens the account store. The
 // caller must close the returned DB.
@@ -207,11 +217,7 @@ func runSetDisabled(ctx context.Context, e *env, name string, args []string, dis
 // runSessions implements "herald sessions": the bound client sessions of
 // the server running on the configured data directory.
 func runSessions(ctx context.Context, e *env, args []string) error {
-	cf, _, err := parseCommand(e, "sessions", args, 0, 0, nil)
-	if err != nil {
-		return err
-	}
-	cfg, _, err := cf.load()
+	cfg, _, err := configCommand(e, "sessions", args)
 	if err != nil {
 		return err
 	}

@@ -17,11 +17,7 @@ import (
 
 // runCheckConfig implements "herald check-config".
 func runCheckConfig(_ context.Context, e *env, args []string) error {
-	cf, _, err := parseCommand(e, "check-config", args, 0, 0, nil)
-	if err != nil {
-		return err
-	}
-	cfg, source, err := cf.load()
+	cfg, source, err := configCommand(e, "check-config", args)
 	if err != nil {
 		return err
 	}

@@ -68,29 +68,25 @@ func (f *fakeSessions) ReconcilePresence(_ context.Context, owner jid.JID, hide,
 	f.mu.Lock()
 	res, ent := slices.Clone(f.resources[owner]), slices.Clone(f.entitled[owner])
 	f.mu.Unlock()
-	for _, r := range res {
-		for _, c := range ent {
-			switch {
-			case hide(r, c):
-				f.hidden = append(f.hidden, r.String()+">"+c.String())
-			case show(r, c):
-				f.shown = append(f.shown, r.String()+">"+c.String())
-			}
-		}
-	}
+	f.reconcile(res, ent, hide, show, &f.hidden, &f.shown)
 }
 
 func (f *fakeSessions) ReconcileInboundPresence(_ context.Context, owner jid.JID, hide, show func(from, to jid.JID) bool) {
 	f.mu.Lock()
 	res, pub := slices.Clone(f.resources[owner]), slices.Clone(f.publishers[owner])
 	f.mu.Unlock()
-	for _, c := range pub {
-		for _, r := range res {
+	f.reconcile(pub, res, hide, show, &f.hiddenIn, &f.shownIn)
+}
+
+// reconcile records, as "from>to", each pair that hide or show selects.
+func (f *fakeSessions) reconcile(froms, tos []jid.JID, hide, show func(from, to jid.JID) bool, hidden, shown *[]string) {
+	for _, from := range froms {
+		for _, to := range tos {
 			switch {
-			case hide(c, r):
-				f.hiddenIn = append(f.hiddenIn, c.String()+">"+r.String())
-			case show(c, r):
-				f.shownIn = append(f.shownIn, c.String()+">"+r.String())
+			case hide(from, to):
+				*hidden = append(*hidden, from.String()+">"+to.String())
+			case show(from, to):
+				*shown = append(*shown, from.String()+">"+to.String())
 			}
 		}
 	}
