@@ -727,7 +727,11 @@ func isStanza(tag string) bool {
 // §5.4.3.2).
 func (c *conn) handshakeTLS(ctx context.Context) error {
 	tc := tls.Server(c.raw, c.srv.cfg.TLS)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	// The handshake is bounded by the connection's auth deadline, and a
+	// shutdown interrupts it through the read deadline (closeWith); a
+	// context that can be cancelled would only make crypto/tls start a
+	// goroutine per handshake to watch it.
+	if err := tc.HandshakeContext(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("c2s: TLS handshake: %w", err)
 	}
 	c.tls = tc
@@ -784,17 +788,28 @@ func (c *conn) negotiateBind(ctx context.Context) error {
 		b := result.CreateElement("bind")
 		b.CreateAttr("xmlns", nsBind)
 		b.CreateElement("jid").SetText(full.String())
-		// Bound: from here on all output goes through the queue.
+		// The result is written by this goroutine, before the router
+		// knows the session: nothing can be queued for the new full JID
+		// ahead of it, and a login starts no writer goroutine.
+		if err := c.writeNow(stream.AppendElement(nil, result)); err != nil {
+			return err
+		}
+		c.srv.metrics.countSent("iq")
+		// Bound: from here on all output goes through the queue. A
+		// stream already being closed (shutdown) stays unbound, so that
+		// fail still writes the stream error itself.
 		c.mu.Lock()
-		c.bound = true
-		c.boundAt = time.Now()
 		closing := c.closing
+		if !closing {
+			c.bound = true
+			c.boundAt = time.Now()
+		}
 		c.mu.Unlock()
 		if closing {
 			return stream.Errorf(stream.SystemShutdown, "the server is shutting down")
 		}
 		c.srv.cfg.Router.Bind(c)
-		return c.Send(result)
+		return nil
 	}
 }
 
