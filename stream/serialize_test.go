@@ -138,6 +138,9 @@ func TestAppendElementAllocs(t *testing.T) {
 // TestDecodeAllocs checks that framing a stanza costs a handful of
 // allocations whatever its size (see the package documentation).
 func TestDecodeAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts vary under the race detector (sync.Pool drops items at random)")
+	}
 	big := `<message><body>` + strings.Repeat("lorem ipsum ", 2000) + `</body>` + strings.Repeat(`<x xmlns='urn:x' a='1'>t</x>`, 50) + `</message>`
 	for _, in := range append([]string{big}, benchStanzas...) {
 		data := []byte(hdrClient + strings.Repeat(in, 20))
