@@ -159,23 +159,39 @@ func TestPresRules_Confirm_OrdinaryFlow_RFC5025_3_2_1(t *testing.T) {
 	f.phone.waitFor("bob's presence after his approval", imPresence(f.desk.jid, ""))
 }
 
-// TestPresRules_PoliteBlock_NothingHappens_RFC5025_3_2_1 has bob
-// polite-block alice (named by her bare JID): her request is dropped, she
-// learns nothing (no answer, no presence), bob learns nothing either, and
-// the request is not kept for bob's next login.
-func TestPresRules_PoliteBlock_NothingHappens_RFC5025_3_2_1(t *testing.T) {
+// TestPresRules_PoliteBlock_ActiveButUnavailable_RFC5025_3_2_1 has bob
+// polite-block alice (named by her bare JID). RFC 5025 §3.2.1 makes the
+// subscription active while the watcher sees the user unavailable:
+//   - alice receives "subscribed" from bob's bare JID, the push of her item
+//     with subscription 'to', and unavailable presence from bob;
+//   - bob learns nothing: no request, no push, an empty roster, and no
+//     request waiting at his next login;
+//   - bob's presence changes never reach alice, and her explicit probe is
+//     answered with unavailable presence, not "unsubscribed" (which would
+//     reveal the refusal and end her subscription).
+func TestPresRules_PoliteBlock_ActiveButUnavailable_RFC5025_3_2_1(t *testing.T) {
 	t.Parallel()
 	f := prSetup(t, prRule("alice", "<one id='alice@localhost'/>", "polite-block"))
 	f.request(t)
+	f.phone.waitFor("bob's automatic approval", imPresence(f.bobBare, "subscribed"))
+	imCheckItem(t, "alice's push after the approval", imPushItem(f.phone, f.bobBare), imItem{sub: "to"})
+	f.phone.waitFor("bob's unavailable presence", imPresence(f.bobBare, "unavailable"))
+
 	imSync(f.desk)
-	imNothing(f.phone, "any presence from bob", imAnyPresenceFrom(f.bobBare))
-	imNothing(f.phone, "another roster push", imIsAnyPush)
 	imNothing(f.desk, "alice's request", imAnyPresenceFrom(f.aliceBare))
 	imNothing(f.desk, "a roster push", imIsAnyPush)
 	if items := imRoster(f.desk); len(items) != 0 {
 		t.Errorf("bob's roster after a polite-blocked request: %v, want empty", items)
 	}
-	imCheckItem(t, "alice's roster", imRoster(f.phone)[f.bobBare], imItem{sub: "none", ask: "subscribe"})
+
+	f.desk.send("<presence><status>polite</status></presence>")
+	f.desk.waitFor("bob's own presence change", imStatus(f.desk.jid, "polite"))
+	imSync(f.desk)
+	imNothing(f.phone, "bob's presence change", imStatus(f.desk.jid, "polite"))
+	imSendPresence(f.phone, "probe", f.bobBare)
+	f.phone.waitFor("the answer to alice's probe", imPresence(f.bobBare, "unavailable"))
+	imNothing(f.phone, "an unsubscribed in answer to the probe", imPresence(f.bobBare, "unsubscribed"))
+	imCheckItem(t, "alice's roster after the probe", imRoster(f.phone)[f.bobBare], imItem{sub: "to"})
 
 	again := imLogin(t, f.s, "bob", "again")
 	again.available(0)

@@ -80,8 +80,9 @@ type SubHandling uint8
 const (
 	// SubBlock refuses the request: the requester is told "unsubscribed".
 	SubBlock SubHandling = iota
-	// SubPoliteBlock drops the request without an answer, so the
-	// requester cannot tell it was refused.
+	// SubPoliteBlock approves the request on the user's behalf without
+	// asking or recording it, and the requester only ever sees the user
+	// unavailable (RFC 5025 §3.2.1), so it cannot tell it was refused.
 	SubPoliteBlock
 	// SubConfirm asks the user, the ordinary flow of RFC 6121 §3.1.3.
 	SubConfirm

@@ -328,8 +328,19 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 			later(ctx, func() { r.sendSubscription(ctx, user, contact, subscription.Unsubscribed) })
 			return
 		case SubPoliteBlock:
+			// RFC 5025 §3.2.1: the subscription is made active, but
+			// the watcher only ever sees the user unavailable. The
+			// server approves on the user's behalf and sends
+			// unavailable presence; the user's roster is not touched,
+			// so no broadcast or probe answer ever carries the user's
+			// presence to the watcher, and the user is not asked.
 			tx.unlock()
 			r.drop(el)
+			ctx := context.WithoutCancel(ctx)
+			later(ctx, func() {
+				r.sendSubscription(ctx, user, contact, subscription.Subscribed)
+				r.deliverPresence(ctx, user, contact, unavailablePresence(user, contact))
+			})
 			return
 		case SubAllow:
 			preApproved = true // approved as a pre-approval would be (§3.4)
@@ -391,7 +402,8 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 // answerProbe answers a presence probe from prober for the local user
 // (RFC 6121 §4.3.2): the last presence of each available resource when the
 // prober is subscribed to the user (From or Both) or the user sent it
-// directed presence, unsubscribed when it is not subscribed, nothing when
+// directed presence, unsubscribed when it is not subscribed (unavailable
+// when the user's rules polite-block it), nothing when
 // the user has no available resource (the optional unavailable reply is
 // not sent, to spare the traffic the RFC warns about).
 func (r *Router) answerProbe(ctx context.Context, user, prober jid.JID) {
@@ -410,6 +422,13 @@ func (r *Router) answerProbe(ctx context.Context, user, prober jid.JID) {
 	if !exists || !it.Subscription.From() {
 		if r.sentDirectedTo(user, prober) {
 			r.sendPresenceOf(ctx, user, prober, false)
+			return
+		}
+		if r.subs.SubscriptionRequest(ctx, user, prober.Bare()) == SubPoliteBlock {
+			// A polite-blocked watcher believes it is subscribed and
+			// must see the user unavailable, never a refusal (RFC 5025
+			// §3.2.1), which would also end its subscription.
+			r.deliverPresence(ctx, user, prober.Bare(), unavailablePresence(user, prober.Bare()))
 			return
 		}
 		el := etree.NewElement("presence")

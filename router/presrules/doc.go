@@ -86,9 +86,9 @@
 // end existing subscriptions (RFC 5025 §3.2.1 describes such terminations
 // for SIP; XMPP leaves removing a subscription to the user, RFC 6121 §3.2).
 // How the router carries each value out is its business (see
-// router.SubHandling); note that Herald's polite-block drops the request
-// silently, where RFC 5025 would accept it and show the watcher the user as
-// offline.
+// router.SubHandling): polite-block approves the request without asking
+// the user or recording it, and the watcher only ever sees the user
+// unavailable, as RFC 5025 §3.2.1 has it.
 //
 // # Cache
 //

@@ -31,7 +31,8 @@ const (
 	Block SubHandling = 0
 	// Confirm asks the user.
 	Confirm SubHandling = 10
-	// PoliteBlock refuses without telling the requester.
+	// PoliteBlock accepts the watcher but shows it the user as
+	// unavailable, so it cannot tell it was refused.
 	PoliteBlock SubHandling = 20
 	// Allow approves without asking the user.
 	Allow SubHandling = 30
