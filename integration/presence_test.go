@@ -365,3 +365,38 @@ func TestIQ_ToFullJIDOfContactSharingPresence_RFC6121_8_5_3_1(t *testing.T) {
 		return n.is(nsClient, "iq") && n.attr("id") == toAlice
 	})
 }
+
+// TestPresence_ExplicitProbe_RFC6121_4_3_2 has clients probe bob's bare
+// JID themselves (RFC 6121 §4.3): alice, subscribed to bob, gets the
+// presence of his available resource while he is online and, once he is
+// gone, unavailable presence from his bare JID (§4.3.2 rule 3: a
+// deterministic answer); carol, not subscribed, gets "unsubscribed" from
+// his bare JID (rule 1), whether he is online or not.
+func TestPresence_ExplicitProbe_RFC6121_4_3_2(t *testing.T) {
+	t.Parallel()
+	s := imServer(t)
+	phone := imLogin(t, s, "alice", "phone")
+	desk := imLogin(t, s, "bob", "desk")
+	carol := imLogin(t, s, "carol", "home")
+	for _, c := range []*client{phone, desk, carol} {
+		imReady(c)
+	}
+	imSubscribe(phone, desk)
+	phone.waitFor("bob's presence after the subscription", imPresence(desk.jid, ""))
+	bobBare := imBare(s, "bob")
+
+	desk.send("<presence><status>at my desk</status></presence>")
+	phone.waitFor("bob's presence change", imStatus(desk.jid, "at my desk"))
+	imSendPresence(phone, "probe", bobBare)
+	phone.waitFor("the answer to alice's probe while bob is online", imStatus(desk.jid, "at my desk"))
+	imSendPresence(carol, "probe", bobBare)
+	carol.waitFor("the answer to carol's probe", imPresence(bobBare, "unsubscribed"))
+	imNothing(carol, "bob's presence, which carol is not subscribed to", imAnyPresenceFrom(bobBare))
+
+	imLogout(desk)
+	phone.waitFor("bob's unavailable presence at his logout", imPresence(desk.jid, "unavailable"))
+	imSendPresence(phone, "probe", bobBare)
+	phone.waitFor("the answer to alice's probe once bob is gone (§4.3.2 rule 3)", imPresence(bobBare, "unavailable"))
+	imSendPresence(carol, "probe", bobBare)
+	carol.waitFor("the answer to carol's probe once bob is gone", imPresence(bobBare, "unsubscribed"))
+}

@@ -403,9 +403,10 @@ func (r *Router) inboundSubscription(ctx context.Context, user, contact jid.JID,
 // (RFC 6121 §4.3.2): the last presence of each available resource when the
 // prober is subscribed to the user (From or Both) or the user sent it
 // directed presence, unsubscribed when it is not subscribed (unavailable
-// when the user's rules polite-block it), nothing when
-// the user has no available resource (the optional unavailable reply is
-// not sent, to spare the traffic the RFC warns about).
+// when the user's rules polite-block it), unavailable from the bare JID
+// when the user has no available resource. (The router's own probes at
+// initial presence, sessionStarted, skip that last answer, to spare the
+// traffic the RFC warns about.)
 func (r *Router) answerProbe(ctx context.Context, user, prober jid.JID) {
 	user = user.Bare()
 	tx, err := r.lockRoster(ctx, user)
@@ -436,6 +437,15 @@ func (r *Router) answerProbe(ctx context.Context, user, prober jid.JID) {
 		el.CreateAttr("to", prober.Bare().String())
 		el.CreateAttr("type", "unsubscribed")
 		r.deliverPresence(ctx, user, prober.Bare(), el)
+		return
+	}
+	if len(r.availablePresences(user)) == 0 {
+		// §4.3.2 rule 3: a deterministic answer, from the bare JID as
+		// no resource is available. (The time of the last unavailable
+		// presence is not kept, so no delay stamp.)
+		if r.policy.Outbound(ctx, user, prober, KindPresence) == nil {
+			r.deliverPresence(ctx, user, prober, unavailablePresence(user, prober))
+		}
 		return
 	}
 	r.sendPresenceOf(ctx, user, prober, false)
