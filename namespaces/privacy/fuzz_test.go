@@ -1,19 +1,15 @@
 package privacy
 
 import (
-	"bytes"
 	"reflect"
 	"testing"
 
 	"github.com/beevik/etree"
 
+	"github.com/herald-im/herald/internal/stanzatest"
 	"github.com/herald-im/herald/storage"
 	"github.com/herald-im/herald/stream"
 )
-
-// fuzzHeader opens a client stream so that fuzz input is framed by the
-// server's own decoder, as a client's privacy set would be.
-const fuzzHeader = `<stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`
 
 // FuzzParseList feeds the body of a jabber:iq:privacy <query/> from an
 // untrusted client through the stream decoder and ParseList. Whatever the
@@ -34,22 +30,9 @@ func FuzzParseList(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var in bytes.Buffer
-		in.WriteString(fuzzHeader)
-		in.WriteString("<iq type='set' id='p'><query xmlns='" + NS + "'>")
-		in.Write(body)
-		in.WriteString("</query></iq>")
-		d := stream.NewDecoder(&in, stream.Limits{MaxStanzaBytes: 64 << 10})
-		if _, err := d.ReadHeader(); err != nil {
-			t.Fatalf("header: %v", err)
-		}
-		iq, err := d.Next()
-		if err != nil {
-			return // not well-formed: the decoder's own fuzz target covers it
-		}
-		q := iq.SelectElement("query")
-		if q == nil {
-			return
+		_, q, ok := stanzatest.SetQuery(NS, body)
+		if !ok {
+			return // refused by the decoder, whose own fuzz target covers it
 		}
 		el := q.SelectElement("list")
 		if el == nil || el.NamespaceURI() != NS {

@@ -1,7 +1,6 @@
 package roster
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/herald-im/herald/internal/stanzatest"
 	"github.com/herald-im/herald/jid"
 	"github.com/herald-im/herald/namespaces"
 	"github.com/herald-im/herald/router"
@@ -38,8 +38,6 @@ func (r *recorder) RemoveRosterItem(_ context.Context, _ jid.JID, contact jid.JI
 	return nil
 }
 
-const fuzzHeader = `<stream:stream to='example.com' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`
-
 // FuzzRosterSet feeds the body of a roster set <query/> from an untrusted
 // client through the stream decoder and the set handler. It must never
 // panic; a refusal must be a stanza error. An accepted change must keep the
@@ -60,26 +58,13 @@ func FuzzRosterSet(f *testing.F) {
 	}
 	from := jid.MustParse("juliet@example.com/balcony")
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var in bytes.Buffer
-		in.WriteString(fuzzHeader)
-		in.WriteString("<iq type='set' id='r'><query xmlns='" + NS + "'>")
-		in.Write(body)
-		in.WriteString("</query></iq>")
-		d := stream.NewDecoder(&in, stream.Limits{MaxStanzaBytes: 64 << 10})
-		if _, err := d.ReadHeader(); err != nil {
-			t.Fatalf("header: %v", err)
-		}
-		iq, err := d.Next()
-		if err != nil {
-			return // not well-formed: the decoder's own fuzz target covers it
-		}
-		q := iq.SelectElement("query")
-		if q == nil {
-			return
+		iq, q, ok := stanzatest.SetQuery(NS, body)
+		if !ok {
+			return // refused by the decoder, whose own fuzz target covers it
 		}
 		rec := &recorder{}
 		req := &namespaces.Request{Stanza: iq, Payload: q, Type: "set", From: from, To: from.Bare(), Target: namespaces.Account}
-		_, err = set(context.Background(), rec, req)
+		_, err := set(context.Background(), rec, req)
 		if err != nil {
 			if _, ok := stream.AsStanzaError(err); !ok {
 				t.Fatalf("set refused %q with %v, not a stanza error", body, err)
