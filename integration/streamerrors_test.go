@@ -233,7 +233,8 @@ func assertStillServes(t *testing.T, s *servertest.Server, bob *client, marker s
 // TestStreamError_RestrictedXML_BillionLaughs_RFC6120_11_1 sends a DOCTYPE
 // whose entities would expand to gigabytes before the stream header, then
 // references the entity. The server must refuse it with restricted-xml
-// quickly and without allocating anything like the expansion.
+// without allocating anything like the expansion (speed is for the
+// benchmarks; an expansion would not finish within the test's timeouts).
 //
 // The test is not parallel so that the allocation count is the server's.
 func TestStreamError_RestrictedXML_BillionLaughs_RFC6120_11_1(t *testing.T) {
@@ -259,7 +260,6 @@ func TestStreamError_RestrictedXML_BillionLaughs_RFC6120_11_1(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			start := time.Now()
 			w := dialWire(t, s)
 			if tc.ph == beforeTLS {
 				w.openDefault()
@@ -272,11 +272,7 @@ func TestStreamError_RestrictedXML_BillionLaughs_RFC6120_11_1(t *testing.T) {
 			}
 			w.expectStreamError("restricted-xml")
 			<-sent
-			elapsed := time.Since(start)
 			runtime.ReadMemStats(&after)
-			if elapsed > 5*time.Second {
-				t.Errorf("the server took %s to refuse the DOCTYPE", elapsed)
-			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 512<<20 { // whole process, parallel tests included; expansion would be ~10 GB
 				t.Errorf("the process allocated %d MiB while refusing the DOCTYPE: the entities may have been expanded", alloc>>20)
 			}
