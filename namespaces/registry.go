@@ -39,6 +39,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/herald-im/herald/jid"
+	"github.com/herald-im/herald/stream"
 )
 
 // Target is the kind of address an IQ was sent to.
@@ -89,6 +90,17 @@ type Request struct {
 // queued to the requester, for protocols whose follow-up stanzas must come
 // after the result (e.g. roster pushes after a versioned roster get).
 func (r *Request) AfterReply(f func()) { r.after = append(r.after, f) }
+
+// FromOwnResource checks that the request comes from a resource of the
+// account it addresses: the iqs that manage an account's own data (roster,
+// lists, rules) carry no 'to' (RFC 6121 §2.1.5, XEP-0016 §2.3, XEP-0191
+// §3). what names that data in the <forbidden/> error's text.
+func (r *Request) FromOwnResource(what string) error {
+	if r.From.IsBare() || r.From.Bare() != r.To.Bare() {
+		return stream.NewStanzaError(stream.Forbidden, "only the account's own resources may use its %s", what)
+	}
+	return nil
+}
 
 // RunAfterReply runs the functions registered with AfterReply; the router
 // calls it after queueing the reply.

@@ -65,20 +65,11 @@ func (Module) Register(h *namespaces.Handle) error {
 	return nil
 }
 
-// authorize allows only the account's own resources: the commands are
-// iqs without 'to' (XEP-0191 §3.2–§3.5).
-func authorize(req *namespaces.Request) error {
-	if req.From.IsBare() || req.From.Bare() != req.To.Bare() {
-		return stream.NewStanzaError(stream.Forbidden, "only the account's own resources manage its blocklist")
-	}
-	return nil
-}
-
 // blocklist answers a blocklist get (XEP-0191 §3.2): one <item/> per
 // blocked JID, or an empty <blocklist/>. The requesting resource receives
 // pushes from then on.
 func blocklist(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Element, error) {
-	if err := authorize(req); err != nil {
+	if err := req.FromOwnResource("blocklist"); err != nil {
 		return nil, err
 	}
 	jids, err := svc.Blocklist(ctx, req.From)
@@ -96,7 +87,7 @@ func blocklist(ctx context.Context, svc Service, req *namespaces.Request) (*etre
 // block handles a block command (XEP-0191 §3.3): at least one item, each
 // with a valid 'jid'.
 func block(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Element, error) {
-	if err := authorize(req); err != nil {
+	if err := req.FromOwnResource("blocklist"); err != nil {
 		return nil, err
 	}
 	jids, serr := items(req.Payload)
@@ -112,7 +103,7 @@ func block(ctx context.Context, svc Service, req *namespaces.Request) (*etree.El
 // unblock handles an unblock command: of the listed JIDs (XEP-0191 §3.4),
 // or of all of them when there is no item (§3.5).
 func unblock(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Element, error) {
-	if err := authorize(req); err != nil {
+	if err := req.FromOwnResource("blocklist"); err != nil {
 		return nil, err
 	}
 	jids, serr := items(req.Payload)

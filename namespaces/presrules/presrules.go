@@ -69,21 +69,11 @@ func (Module) Register(h *namespaces.Handle) error {
 	return nil
 }
 
-// authorize allows only the account's own resources: the rules say whom
-// the user likes and dislikes (RFC 5025 §10), and only the user reads or
-// writes them (RFC 5025 §9.9, RFC 4745 §11).
-func authorize(req *namespaces.Request) error {
-	if req.From.IsBare() || req.From.Bare() != req.To.Bare() {
-		return stream.NewStanzaError(stream.Forbidden, "only the account's own resources read and write its presence rules")
-	}
-	return nil
-}
-
 // get answers an iq get with an empty <pres-rules/>: the stored
 // <ruleset/> inside <pres-rules/>, or an empty <pres-rules/> when the user
 // has none.
 func get(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Element, error) {
-	if err := authorize(req); err != nil {
+	if err := req.FromOwnResource("presence rules"); err != nil {
 		return nil, err
 	}
 	if kids, err := content(req.Payload); err != nil {
@@ -106,7 +96,7 @@ func get(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Elem
 // set handles an iq set: <pres-rules/> with one <ruleset/> replaces the
 // user's document, an empty <pres-rules/> removes it.
 func set(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Element, error) {
-	if err := authorize(req); err != nil {
+	if err := req.FromOwnResource("presence rules"); err != nil {
 		return nil, err
 	}
 	kids, err := content(req.Payload)

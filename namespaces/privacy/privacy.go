@@ -64,20 +64,11 @@ func (Module) Register(h *namespaces.Handle) error {
 	return nil
 }
 
-// authorize allows only the account's own resources (privacy lists are
-// managed by the user with iqs without 'to', XEP-0016 §2.3).
-func authorize(req *namespaces.Request) error {
-	if req.From.IsBare() || req.From.Bare() != req.To.Bare() {
-		return stream.NewStanzaError(stream.Forbidden, "only the account's own resources manage its privacy lists")
-	}
-	return nil
-}
-
 // get answers a privacy list get (XEP-0016 §2.3): with an empty <query/>
 // the names of the lists preceded by the active and default lists, with
 // one <list name='…'/> that list.
 func get(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Element, error) {
-	if err := authorize(req); err != nil {
+	if err := req.FromOwnResource("privacy lists"); err != nil {
 		return nil, err
 	}
 	children := req.Payload.ChildElements()
@@ -122,7 +113,7 @@ func get(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Elem
 // set handles a privacy list set (XEP-0016 §2.4–§2.8): exactly one of
 // <active/>, <default/> or <list/> (§2.1).
 func set(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Element, error) {
-	if err := authorize(req); err != nil {
+	if err := req.FromOwnResource("privacy lists"); err != nil {
 		return nil, err
 	}
 	children := req.Payload.ChildElements()

@@ -76,21 +76,12 @@ func (Module) Register(h *namespaces.Handle) error {
 	return nil
 }
 
-// authorize enforces §2.1.5 and §2.3.3: only the account's own resources
-// read or change its roster.
-func authorize(req *namespaces.Request) error {
-	if req.From.Bare() != req.To.Bare() {
-		return stream.NewStanzaError(stream.Forbidden, "only the account itself may use its roster")
-	}
-	return nil
-}
-
 // get answers a roster get (RFC 6121 §2.1.3) and versioned get (§2.6.3):
 // an unchanged roster gets an empty result, a known older version gets an
 // empty result followed by pushes of the changes, anything else the whole
 // roster with its version.
 func get(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Element, error) {
-	if err := authorize(req); err != nil {
+	if err := req.FromOwnResource("roster"); err != nil {
 		return nil, err
 	}
 	if len(req.Payload.ChildElements()) > 0 {
@@ -129,7 +120,7 @@ func get(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Elem
 
 // set handles a roster set (RFC 6121 §2.3, §2.4, §2.5).
 func set(ctx context.Context, svc Service, req *namespaces.Request) (*etree.Element, error) {
-	if err := authorize(req); err != nil {
+	if err := req.FromOwnResource("roster"); err != nil {
 		return nil, err
 	}
 	items := req.Payload.SelectElements("item")
