@@ -96,17 +96,8 @@ func parseXMPPURI(rest string) (jid.JID, error) {
 		rest = path
 	}
 	addr, res, hasRes := strings.Cut(rest, "/")
-	node, host, hasNode := strings.Cut(addr, "@")
-	if !hasNode {
-		node, host = "", addr
-	} else if node == "" {
-		return jid.JID{}, errors.New("empty localpart")
-	}
-	var err error
-	if node, err = unescape(node); err != nil {
-		return jid.JID{}, err
-	}
-	if host, err = unescape(host); err != nil {
+	node, host, err := splitAddress(addr)
+	if err != nil {
 		return jid.JID{}, err
 	}
 	if hasRes {
@@ -120,6 +111,24 @@ func parseXMPPURI(rest string) (jid.JID, error) {
 	return jid.New(node, host, res)
 }
 
+// splitAddress splits a URI's "node@host" (or "host") at the first '@'
+// and percent-decodes both parts; a present but empty node is an error.
+func splitAddress(addr string) (node, host string, err error) {
+	node, host, hasNode := strings.Cut(addr, "@")
+	if !hasNode {
+		node, host = "", addr
+	} else if node == "" {
+		return "", "", errors.New("empty localpart")
+	}
+	if node, err = unescape(node); err != nil {
+		return "", "", err
+	}
+	if host, err = unescape(host); err != nil {
+		return "", "", err
+	}
+	return node, host, nil
+}
+
 // parseCPIMURI reads the part of a pres: or im: URI after the scheme as
 // RFC 3922 §3.3 maps it to an XMPP address: split at the first '@',
 // percent-decode, translate &, ' and / in the localpart to #26;, #27; and
@@ -128,17 +137,8 @@ func parseCPIMURI(rest string) (jid.JID, error) {
 	if i := strings.IndexByte(rest, '?'); i >= 0 {
 		rest = rest[:i]
 	}
-	node, host, hasNode := strings.Cut(rest, "@")
-	if !hasNode {
-		node, host = "", rest
-	} else if node == "" {
-		return jid.JID{}, errors.New("empty localpart")
-	}
-	var err error
-	if node, err = unescape(node); err != nil {
-		return jid.JID{}, err
-	}
-	if host, err = unescape(host); err != nil {
+	node, host, err := splitAddress(rest)
+	if err != nil {
 		return jid.JID{}, err
 	}
 	node = strings.NewReplacer("&", "#26;", "'", "#27;", "/", "#2f;").Replace(node)
